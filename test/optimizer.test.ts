@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eva } from '../src/index.js';
+import { Eva, setLearningRate, warmupDecaySchedule } from '../src/index.js';
 import { createAutoencoder } from '../src/models/autoencoder.js';
 import { initializeLikePyTorch } from '../src/experiments/train-run.js';
 import { randomTensor, useCpu, values } from './helpers.js';
@@ -298,6 +298,20 @@ test('bad per-step values and mismatched state are rejected without changing any
     /'nope' is not a registered variable/,
   );
   other.dispose();
+  opt.dispose();
+  model.dispose();
+});
+
+test('KL clipping reads the base learning rate at each step (schedules are honoured)', () => {
+  const model = small();
+  const base = tf.train.momentum(0.1, 0.9);
+  const opt = new Eva(model, base);
+  assert.equal(opt.learningRate, 0.1);
+  setLearningRate(opt, 0.02);
+  assert.equal(opt.learningRate, 0.02);
+  assert.equal((base as unknown as { learningRate: number }).learningRate, 0.02);
+  const schedule = warmupDecaySchedule({ learningRate: 1, totalSteps: 10, warmupSteps: 2 });
+  assert.deepEqual([0, 1, 2, 6, 10].map(schedule), [0.5, 1, 1, 0.5, 0]);
   opt.dispose();
   model.dispose();
 });

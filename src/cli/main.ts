@@ -113,12 +113,14 @@ async function compare(options: CompareOptions): Promise<void> {
   }
   const table = new Table({
     head: ['epoch', ...names.map((n) => `${n} train loss`)],
+    style: { head: [], border: [] },
   });
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     table.push([epoch + 1, ...results.map((r) => r.epochs[epoch]!.trainLoss.toFixed(5))]);
   }
   console.log(table.toString());
   const summary = new Table({
+    style: { head: [], border: [] },
     head: [
       'optimizer',
       'lr',
