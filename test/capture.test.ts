@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eva, meanPatches } from '../src/index.js';
+import { Eva, activationRows, gradientMean, gradientRows, meanPatches } from '../src/index.js';
 import type { Conv2DGeometry } from '../src/index.js';
 import { assertClose, randomTensor, useCpu, values } from './helpers.js';
 
@@ -259,4 +259,33 @@ test('Conv2D a and g through model.fit match im2col of the batch-mean image and 
   assertClose(values(kv.g), values(tf.mean(tf.slice(dz, 0, 4), [0, 1, 2])), 1e-5, 'g');
   opt.dispose();
   model.dispose();
+});
+
+test('per-sample rows for K-FAC-style statistics: bias column, conv patch means, spatial-mean dy', () => {
+  const dense = { kind: 'dense', inFeatures: 3, outFeatures: 2, hasBias: true } as const;
+  const x = randomTensor([2, 4, 3], 15);
+  const rows = activationRows(x, dense);
+  assert.deepEqual(rows.shape, [8, 4]);
+  assert.deepEqual(values(tf.slice(rows, [0, 3], [8, 1])), new Array(8).fill(1));
+  assertClose(values(tf.slice(rows, [0, 0], [8, 3])), values(x), 1e-7, 'rows');
+  const conv: Conv2DGeometry = {
+    kind: 'conv2d',
+    inFeatures: 8,
+    outFeatures: 2,
+    hasBias: false,
+    kernelSize: [2, 2],
+    inChannels: 2,
+    strides: [1, 1],
+    padding: 'valid',
+  };
+  const img = randomTensor([3, 4, 4, 2], 16);
+  assertClose(
+    values(activationRows(img, conv)),
+    values(meanPatches(img as tf.Tensor4D, conv)),
+    1e-7,
+    'conv rows',
+  );
+  const dy = randomTensor([3, 3, 3, 2], 17);
+  assertClose(values(gradientRows(dy, conv)), values(tf.mean(dy, [1, 2])), 1e-7, 'g rows');
+  assertClose(values(gradientMean(dy, conv)), values(tf.mean(dy, [0, 1, 2])), 1e-7, 'g mean');
 });

@@ -17,8 +17,10 @@ const MARK = Symbol('eva-tfjs.fastKernel');
 interface Override {
   kernelName: string;
   backendName: string;
-  /** Builds the new kernel function from the original one. */
-  make(original: tf.KernelFunc, backendName: string): tf.KernelFunc;
+  /** Builds the new kernel function from the original one (null when the backend lacks it). */
+  make(original: tf.KernelFunc | null, backendName: string): tf.KernelFunc;
+  /** Register even when the backend has no such kernel. */
+  addsMissing?: boolean;
 }
 
 function callKernel(
@@ -48,7 +50,8 @@ function swapLastTwo(rank: number): number[] {
 const wasmBatchMatMul: Override = {
   kernelName: 'BatchMatMul',
   backendName: 'wasm',
-  make: (original, backendName) => (args) => {
+  make: (maybeOriginal, backendName) => (args) => {
+    const original = maybeOriginal!;
     const { inputs, attrs, backend } = args as unknown as {
       inputs: { a: TensorInfo; b: TensorInfo };
       attrs: { transposeA: boolean; transposeB: boolean };
@@ -83,7 +86,103 @@ const wasmBatchMatMul: Override = {
   },
 };
 
-const OVERRIDES: readonly Override[] = [wasmBatchMatMul];
+/**
+ * `Conv2DBackpropFilter` (the weight gradient of a convolution) expressed as one forward
+ * convolution: with channels on the batch axis and samples on the channel axis,
+ * `dW[i, j, c, o] = sum_{n,p,q} xpad[n, p*s + i, q*s + j, c] dy[n, p, q, o]` is a stride-1
+ * convolution of `transpose(xpad)` with `transpose(dy)` dilated by the stride. wasm has no such
+ * kernel at all (CNNs cannot train); cpu's is a naive loop ~40x slower than this.
+ */
+function conv2dBackpropFilter(backendName: string): Override {
+  return {
+    kernelName: 'Conv2DBackpropFilter',
+    backendName,
+    addsMissing: true,
+    make: () => (args) => {
+      const { inputs, attrs, backend } = args as unknown as {
+        inputs: { x: TensorInfo; dy: TensorInfo };
+        attrs: {
+          strides: number | [number, number];
+          pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+          dataFormat: 'NHWC' | 'NCHW';
+          dimRoundingMode?: 'floor' | 'round' | 'ceil';
+          filterShape: [number, number, number, number];
+        };
+        backend: DisposableBackend;
+      };
+      if (attrs.dataFormat !== 'NHWC') {
+        throw new Error(`Conv2DBackpropFilter (eva-tfjs, ${backendName}): only NHWC is supported`);
+      }
+      const info = tf.backend_util.computeConv2DInfo(
+        inputs.x.shape as [number, number, number, number],
+        attrs.filterShape,
+        attrs.strides,
+        1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+      );
+      const [kh, kw, cin, cout] = attrs.filterShape;
+      const temporaries: TensorInfo[] = [];
+      const run = (name: string, ins: Record<string, TensorInfo>, at: Record<string, unknown>) => {
+        const out = callKernel(name, backendName, ins, at, backend);
+        temporaries.push(out);
+        return out;
+      };
+      try {
+        const { top, bottom, left, right } = info.padInfo;
+        const padded =
+          top || bottom || left || right
+            ? run(
+                'PadV2',
+                { x: inputs.x },
+                {
+                  paddings: [
+                    [0, 0],
+                    [top, bottom],
+                    [left, right],
+                    [0, 0],
+                  ],
+                  constantValue: 0,
+                },
+              )
+            : inputs.x;
+        const images = run('Transpose', { x: padded }, { perm: [3, 1, 2, 0] });
+        const filter = run('Transpose', { x: inputs.dy }, { perm: [1, 2, 0, 3] });
+        const sums = run(
+          'Conv2D',
+          { x: images, filter },
+          {
+            strides: [1, 1],
+            pad: 'valid',
+            dataFormat: 'NHWC',
+            dilations: [info.strideHeight, info.strideWidth],
+          },
+        );
+        const window = run(
+          'Slice',
+          { x: sums },
+          { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] },
+        );
+        const result = callKernel(
+          'Transpose',
+          backendName,
+          { x: window },
+          { perm: [1, 2, 0, 3] },
+          backend,
+        );
+        return result;
+      } finally {
+        for (const t of temporaries) backend.disposeData(t.dataId);
+      }
+    },
+  };
+}
+
+const OVERRIDES: readonly Override[] = [
+  wasmBatchMatMul,
+  conv2dBackpropFilter('wasm'),
+  conv2dBackpropFilter('cpu'),
+];
 
 /**
  * Registers the fast kernel overrides for every backend whose kernels are registered (import
@@ -94,16 +193,25 @@ export function enableFastKernels(): string[] {
   const active: string[] = [];
   for (const override of OVERRIDES) {
     const config = tf.getKernel(override.kernelName, override.backendName);
-    if (config == null) continue;
     const id = `${override.backendName}/${override.kernelName}`;
-    if ((config.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) {
+    if (config == null) {
+      // Only add a missing kernel to a backend that is registered at all.
+      const backendKnown = tf.getKernelsForBackend(override.backendName).length > 0;
+      if (!override.addsMissing || !backendKnown) continue;
+    } else if ((config.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) {
       active.push(id);
       continue;
     }
-    const kernelFunc = override.make(config.kernelFunc, override.backendName);
+    const kernelFunc = override.make(config?.kernelFunc ?? null, override.backendName);
     (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
-    tf.unregisterKernel(override.kernelName, override.backendName);
-    tf.registerKernel({ ...config, kernelFunc });
+    if (config != null) tf.unregisterKernel(override.kernelName, override.backendName);
+    tf.registerKernel({
+      kernelName: override.kernelName,
+      backendName: override.backendName,
+      setupFunc: config?.setupFunc,
+      disposeFunc: config?.disposeFunc,
+      kernelFunc,
+    });
     active.push(id);
   }
   return active;
