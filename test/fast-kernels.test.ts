@@ -58,7 +58,13 @@ for (const backend of ['wasm', 'cpu']) {
       enableFastKernels();
       await tf.setBackend(backend);
       const xShape: [number, number, number, number] = [2, 7, 6, 3];
-      const info = tf.backend_util.computeConv2DInfo(xShape, [...filterShape], stride, 1, padding);
+      const info = tf.backend_util.computeConv2DInfo(
+        xShape,
+        [...filterShape] as [number, number, number, number],
+        stride,
+        1,
+        padding,
+      );
       const dyShape = [2, info.outHeight, info.outWidth, filterShape[3]];
       const xv = randomValues(2 * 7 * 6 * 3, 70);
       const dyv = randomValues(
@@ -66,7 +72,7 @@ for (const backend of ['wasm', 'cpu']) {
         71,
       );
       const x = tf.tensor4d(xv, xShape);
-      const dy = tf.tensor(dyv, dyShape) as tf.Tensor4D;
+      const dy = tf.tensor4d(dyv, dyShape as [number, number, number, number]);
       const before = tf.memory().numTensors;
       const dw = tf.engine().runKernel(
         'Conv2DBackpropFilter',
