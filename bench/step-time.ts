@@ -32,7 +32,8 @@ function median(xs: number[]): number {
 }
 
 console.log(
-  `autoencoder 784-1000-500-250-30-250-500-1000-784, batch ${batch}, ${steps} timed steps per optimizer (after 3 warm-up steps), alternating`,
+  `autoencoder 784-1000-500-250-30-250-500-1000-784, batch ${batch}, ${steps} timed steps per ` +
+    'optimizer (cpu: at most 6) after 3 warm-up steps, alternating',
 );
 for (const backend of values.backends!.split(',')) {
   await setupBackend(backend);

@@ -315,3 +315,32 @@ test('KL clipping reads the base learning rate at each step (schedules are honou
   opt.dispose();
   model.dispose();
 });
+
+test('a hyper-parameter function is evaluated once per step', () => {
+  const model = small();
+  const calls: number[] = [];
+  const opt = new Eva(model, tf.train.sgd(0.01), {
+    damping: (step) => {
+      calls.push(step);
+      return 0.03;
+    },
+  });
+  const x = randomTensor([8, 12], 61);
+  for (let i = 0; i < 3; i++) {
+    opt.minimize(
+      () =>
+        tf.losses.meanSquaredError(x, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
+  }
+  assert.deepEqual(calls, [0, 1, 2]);
+  opt.dispose();
+  model.dispose();
+});
+
+test('disposing Eva releases everything, including the scalar tfjs momentum forgets', () => {
+  const model = small();
+  const before = tf.memory().numTensors;
+  new Eva(model, tf.train.momentum(0.1, 0.9)).dispose();
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});

@@ -54,8 +54,6 @@ export interface LinearLayerInternals {
   padding?: string;
   dataFormat?: string;
   dilationRate?: number[] | number;
-  kernelSize?: number[] | number;
-  rank?: number;
   inboundNodes: unknown[];
   built: boolean;
 }

@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { loadMnist } from '../data/mnist.js';
 import { setupBackend, BACKEND_NAMES } from '../kernels/backend-setup.js';
-import { optimizerNames } from '../optimizer/registry.js';
+import { optimizerNames, optimizerOptionNames } from '../optimizer/registry.js';
 import type { DecayKind } from '../optimizer/schedule.js';
 import { trainAutoencoder, type RunResult } from '../experiments/train-run.js';
 
@@ -51,13 +51,8 @@ async function compare(options: CompareOptions): Promise<void> {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const name of names) {
-    if (!optimizerNames().includes(name)) {
-      throw new Error(
-        `Unknown optimizer '${name}'; valid names are ${optimizerNames().join(', ')}`,
-      );
-    }
-  }
+  // Validates the names before any training starts.
+  const accepted = new Map(names.map((name) => [name, optimizerOptionNames(name)]));
   const backend = await setupBackend(options.backend);
   const data = loadMnist({ seed: options.seed });
   const stepsPerEpoch = Math.ceil(data.train.count / options.batchSize);
@@ -70,7 +65,12 @@ async function compare(options: CompareOptions): Promise<void> {
   );
   const results: RunResult[] = [];
   for (const name of names) {
-    const secondOrder = name !== 'sgd';
+    // Second-order settings go to the optimizers that take them.
+    const secondOrder = Object.fromEntries(
+      Object.entries({ damping: options.damping, klClip: options.klClip }).filter(([key]) =>
+        accepted.get(name)!.includes(key),
+      ),
+    );
     const bar = new cliProgress.SingleBar(
       {
         format: `${name.padEnd(5)} epoch {epoch}/${options.epochs} [{bar}] {value}/{total} steps | loss {loss} | {rate} steps/s`,
@@ -89,7 +89,7 @@ async function compare(options: CompareOptions): Promise<void> {
         learningRate: options.lr,
         momentum: options.momentum,
         weightDecay: options.weightDecay,
-        ...(secondOrder ? { damping: options.damping, klClip: options.klClip } : {}),
+        ...secondOrder,
       },
       epochs: options.epochs,
       warmupEpochs: options.warmupEpochs,

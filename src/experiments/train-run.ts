@@ -47,13 +47,11 @@ export interface RunResult {
 /** Trains the paper's autoencoder (MSE reconstruction) on `data` and returns its history. */
 export async function trainAutoencoder(data: Dataset, config: RunConfig): Promise<RunResult> {
   const pixels = data.height * data.width * data.channels;
-  tf.util.assert(config.batchSize >= 1, () => 'batchSize must be >= 1');
-  const xTrain = tf.tensor2d(data.train.images, [data.train.count, pixels]);
-  const xTest = tf.tensor2d(data.test.images, [data.test.count, pixels]);
-  const model = createAutoencoder(pixels);
-  initializeLikePyTorch(model, config.seed);
-  const optimizer = createOptimizer(config.optimizer, model, config.optimizerOptions);
-  model.compile({ optimizer, loss: 'meanSquaredError' });
+  if (!Number.isInteger(config.batchSize) || config.batchSize < 1) {
+    throw new Error(
+      `trainAutoencoder: batchSize must be a positive integer, got ${config.batchSize}`,
+    );
+  }
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   const schedule = warmupDecaySchedule({
     learningRate: config.optimizerOptions.learningRate,
@@ -61,12 +59,20 @@ export async function trainAutoencoder(data: Dataset, config: RunConfig): Promis
     warmupSteps: stepsPerEpoch * (config.warmupEpochs ?? 0),
     decay: config.decay ?? 'linear',
   });
+  const model = createAutoencoder(pixels);
+  initializeLikePyTorch(model, config.seed);
+  let optimizer: tf.Optimizer | null = null;
+  const xTrain = tf.tensor2d(data.train.images, [data.train.count, pixels]);
+  const xTest = tf.tensor2d(data.test.images, [data.test.count, pixels]);
   const epochs: EpochRecord[] = [];
   let seconds = 0;
   try {
+    const opt = createOptimizer(config.optimizer, model, config.optimizerOptions);
+    optimizer = opt;
+    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const order = seededPermutation(data.train.count, config.seed * 1000 + epoch);
-      const shuffled = tf.gather(xTrain, tf.tensor1d(order, 'int32'));
+      const shuffled = tf.tidy(() => tf.gather(xTrain, tf.tensor1d(order, 'int32')));
       const start = performance.now();
       const history = await model.fit(shuffled, shuffled, {
         batchSize: config.batchSize,
@@ -75,7 +81,7 @@ export async function trainAutoencoder(data: Dataset, config: RunConfig): Promis
         verbose: 0,
         callbacks: {
           onBatchBegin: async (batch) => {
-            setLearningRate(optimizer, schedule((epoch - 1) * stepsPerEpoch + batch));
+            setLearningRate(opt, schedule((epoch - 1) * stepsPerEpoch + batch));
           },
           onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
         },
@@ -95,19 +101,18 @@ export async function trainAutoencoder(data: Dataset, config: RunConfig): Promis
       epochs.push(record);
       config.onEpoch?.(record);
     }
+    return {
+      optimizer: config.optimizer,
+      learningRate: config.optimizerOptions.learningRate,
+      epochs,
+      skippedSteps: (opt as { skippedSteps?: number }).skippedSteps ?? 0,
+    };
   } finally {
     xTrain.dispose();
     xTest.dispose();
+    model.dispose();
+    optimizer?.dispose();
   }
-  const skippedSteps = (optimizer as { skippedSteps?: number }).skippedSteps ?? 0;
-  model.dispose();
-  optimizer.dispose();
-  return {
-    optimizer: config.optimizer,
-    learningRate: config.optimizerOptions.learningRate,
-    epochs,
-    skippedSteps,
-  };
 }
 
 /**

@@ -14,14 +14,15 @@ interface DisposableBackend {
 
 const MARK = Symbol('eva-tfjs.fastKernel');
 
-interface Override {
-  kernelName: string;
-  backendName: string;
-  /** Builds the new kernel function from the original one (null when the backend lacks it). */
-  make(original: tf.KernelFunc | null, backendName: string): tf.KernelFunc;
-  /** Register even when the backend has no such kernel. */
-  addsMissing?: boolean;
-}
+/**
+ * A kernel override: either it wraps the backend's own kernel (`wrap`, skipped when the
+ * backend lacks it) or it provides a complete kernel (`provide`, registered even where the
+ * backend has none).
+ */
+type Override = { kernelName: string; backendName: string } & (
+  | { wrap(original: tf.KernelFunc, backendName: string): tf.KernelFunc }
+  | { provide(backendName: string): tf.KernelFunc }
+);
 
 function callKernel(
   name: string,
@@ -50,8 +51,7 @@ function swapLastTwo(rank: number): number[] {
 const wasmBatchMatMul: Override = {
   kernelName: 'BatchMatMul',
   backendName: 'wasm',
-  make: (maybeOriginal, backendName) => (args) => {
-    const original = maybeOriginal!;
+  wrap: (original, backendName) => (args) => {
     const { inputs, attrs, backend } = args as unknown as {
       inputs: { a: TensorInfo; b: TensorInfo };
       attrs: { transposeA: boolean; transposeB: boolean };
@@ -97,8 +97,7 @@ function conv2dBackpropFilter(backendName: string): Override {
   return {
     kernelName: 'Conv2DBackpropFilter',
     backendName,
-    addsMissing: true,
-    make: () => (args) => {
+    provide: () => (args) => {
       const { inputs, attrs, backend } = args as unknown as {
         inputs: { x: TensorInfo; dy: TensorInfo };
         attrs: {
@@ -163,14 +162,7 @@ function conv2dBackpropFilter(backendName: string): Override {
           { x: sums },
           { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] },
         );
-        const result = callKernel(
-          'Transpose',
-          backendName,
-          { x: window },
-          { perm: [1, 2, 0, 3] },
-          backend,
-        );
-        return result;
+        return callKernel('Transpose', backendName, { x: window }, { perm: [1, 2, 0, 3] }, backend);
       } finally {
         for (const t of temporaries) backend.disposeData(t.dataId);
       }
@@ -194,15 +186,19 @@ export function enableFastKernels(): string[] {
   for (const override of OVERRIDES) {
     const config = tf.getKernel(override.kernelName, override.backendName);
     const id = `${override.backendName}/${override.kernelName}`;
-    if (config == null) {
-      // Only add a missing kernel to a backend that is registered at all.
-      const backendKnown = tf.getKernelsForBackend(override.backendName).length > 0;
-      if (!override.addsMissing || !backendKnown) continue;
-    } else if ((config.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) {
+    if ((config?.kernelFunc as unknown as Record<symbol, boolean> | undefined)?.[MARK]) {
       active.push(id);
       continue;
     }
-    const kernelFunc = override.make(config?.kernelFunc ?? null, override.backendName);
+    let kernelFunc: tf.KernelFunc;
+    if ('wrap' in override) {
+      if (config == null) continue;
+      kernelFunc = override.wrap(config.kernelFunc, override.backendName);
+    } else {
+      // Only add a kernel to a backend that is registered at all.
+      if (tf.getKernelsForBackend(override.backendName).length === 0) continue;
+      kernelFunc = override.provide(override.backendName);
+    }
     (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
     if (config != null) tf.unregisterKernel(override.kernelName, override.backendName);
     tf.registerKernel({

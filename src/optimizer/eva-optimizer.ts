@@ -48,6 +48,13 @@ export interface EvaOptions extends PreconditionedOptions {
 
 const EVA_OPTION_NAMES = [...PRECONDITIONED_OPTION_NAMES, 'damping', 'factorDecay', 'klClip'];
 
+/** Eva's hyper-parameters resolved for one step. */
+interface EvaStep {
+  damping: number;
+  factorDecay: number;
+  klClip: number | null;
+}
+
 /** The running Kronecker vectors of one layer. */
 export interface KroneckerVectors {
   /** Bias-augmented mean input activation, `[in (+1)]`. */
@@ -67,7 +74,7 @@ export interface KroneckerVectors {
  * model.compile({ optimizer: opt, loss: 'meanSquaredError' });
  * ```
  */
-export class Eva extends PreconditionedOptimizer {
+export class Eva extends PreconditionedOptimizer<EvaStep> {
   /** @nocollapse */
   static className = 'Eva';
   private readonly damping: Hyperparameter;
@@ -119,30 +126,34 @@ export class Eva extends PreconditionedOptimizer {
     );
   }
 
-  protected checkStepHyperparameters(step: number): void {
-    resolveHyperparameter('damping', this.damping, step, positive);
-    resolveHyperparameter('factorDecay', this.factorDecay, step, unitInterval);
-    if (this.klClip != null) resolveHyperparameter('klClip', this.klClip, step, nonNegative);
+  protected resolveStep(step: number): EvaStep {
+    return {
+      damping: resolveHyperparameter('damping', this.damping, step, positive),
+      factorDecay: resolveHyperparameter('factorDecay', this.factorDecay, step, unitInterval),
+      klClip:
+        this.klClip == null
+          ? null
+          : resolveHyperparameter('klClip', this.klClip, step, nonNegative),
+    };
   }
 
   protected updateStatistics(
     layer: CapturedLayer,
     statistics: CapturedStatistics,
-    step: number,
+    { factorDecay }: EvaStep,
   ): void {
-    const decay = resolveHyperparameter('factorDecay', this.factorDecay, step, unitInterval);
-    this.activations[layer.index]!.update(statistics.activation, decay);
-    this.gradients[layer.index]!.update(statistics.gradient, decay);
+    this.activations[layer.index]!.update(statistics.activation, factorDecay);
+    this.gradients[layer.index]!.update(statistics.gradient, factorDecay);
   }
 
   protected isReady(layer: CapturedLayer): boolean {
     return this.activations[layer.index]!.value != null;
   }
 
-  protected preconditionLayers(layers: LayerGradients[], step: number): Map<string, tf.Tensor> {
-    const damping = resolveHyperparameter('damping', this.damping, step, positive);
-    const klClip =
-      this.klClip == null ? null : resolveHyperparameter('klClip', this.klClip, step, nonNegative);
+  protected preconditionLayers(
+    layers: LayerGradients[],
+    { damping, klClip }: EvaStep,
+  ): Map<string, tf.Tensor> {
     const prepared = layers.map(({ layer, kernel, bias }) => {
       const grad: LayerGradient = {
         kernel: tf.reshape(kernel.gradient, [layer.geometry.inFeatures, -1]) as tf.Tensor2D,

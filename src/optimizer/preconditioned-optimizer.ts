@@ -14,6 +14,7 @@ import {
   type StatisticFunctions,
 } from '../capture/model-capture.js';
 import type { LayerFilter, LinearLayerInternals } from '../capture/layer-geometry.js';
+import { disposeBaseOptimizer } from './dispose-base.js';
 import {
   gradientEntries,
   type GradientEntry,
@@ -65,8 +66,10 @@ export interface LayerGradients {
 /**
  * Base class of the layer-wise preconditioned optimizers (Eva, K-FAC, FOOF, ...). Subclasses
  * supply the statistics to capture, how they enter the running state, and the preconditioning.
+ * `H` is the subclass's hyper-parameters resolved for one step: {@link resolveStep} computes
+ * (and validates) them once, before anything changes, and they are passed to the other hooks.
  */
-export abstract class PreconditionedOptimizer extends tf.Optimizer {
+export abstract class PreconditionedOptimizer<H = unknown> extends tf.Optimizer {
   /** The wrapped tfjs optimizer that applies the final update. */
   readonly base: tf.Optimizer;
   /** Steps skipped because of non-finite gradients or statistics. */
@@ -146,11 +149,17 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
     return lr;
   }
 
+  /**
+   * Resolves (and validates) the subclass's hyper-parameters for `step`; throws on bad values.
+   * Called once per step before any state changes.
+   */
+  protected abstract resolveStep(step: number): H;
+
   /** Folds one step's captured statistics of `layer` into the running state. */
   protected abstract updateStatistics(
     layer: CapturedLayer,
     statistics: CapturedStatistics,
-    step: number,
+    hyperparameters: H,
   ): void;
 
   /**
@@ -159,7 +168,7 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
    */
   protected abstract preconditionLayers(
     layers: LayerGradients[],
-    step: number,
+    hyperparameters: H,
   ): Map<string, tf.Tensor>;
 
   /** Whether `layer` has the state needed to be preconditioned. */
@@ -173,9 +182,6 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
 
   /** Releases the subclass's state. */
   protected abstract disposeState(): void;
-
-  /** Validates per-step hyper-parameters before anything changes (throws on bad values). */
-  protected abstract checkStepHyperparameters(step: number): void;
 
   /**
    * One optimizer step without the base optimizer's update: folds the captured statistics into
@@ -205,7 +211,7 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
     this.assertUsable();
     const entries = gradientEntries(variableGradients);
     const step = this.iterations;
-    this.checkStepHyperparameters(step);
+    const hyperparameters = this.resolveStep(step);
     const weightDecay = resolveHyperparameter('weightDecay', this.weightDecay, step, nonNegative);
     const statistics = this.capture.layers.map((layer) => layer.takeStatistics());
     try {
@@ -226,7 +232,7 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
         return null;
       }
       statistics.forEach((s, i) => {
-        if (s != null) this.updateStatistics(this.capture.layers[i]!, s, step);
+        if (s != null) this.updateStatistics(this.capture.layers[i]!, s, hyperparameters);
       });
     } finally {
       for (const s of statistics) {
@@ -235,7 +241,7 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
       }
     }
     const updates = tf.tidy(() => {
-      const preconditioned = this.preconditionedEntries(entries, step);
+      const preconditioned = this.preconditionedEntries(entries, hyperparameters);
       return entries.map(({ name, variable, gradient }) => {
         const direction = preconditioned.get(name) ?? gradient;
         const tensor =
@@ -247,7 +253,10 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
     return updates;
   }
 
-  private preconditionedEntries(entries: GradientEntry[], step: number): Map<string, tf.Tensor> {
+  private preconditionedEntries(
+    entries: GradientEntry[],
+    hyperparameters: H,
+  ): Map<string, tf.Tensor> {
     const byName = new Map(entries.map((e) => [e.name, e]));
     const layers: LayerGradients[] = [];
     for (const layer of this.capture.layers) {
@@ -273,7 +282,7 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
       });
     }
     if (layers.length === 0) return new Map();
-    return this.preconditionLayers(layers, step);
+    return this.preconditionLayers(layers, hyperparameters);
   }
 
   /** One scalar host read: are all gradients and new statistics finite? */
@@ -336,7 +345,7 @@ export abstract class PreconditionedOptimizer extends tf.Optimizer {
     this.disposed = true;
     this.capture.dispose();
     this.disposeState();
-    this.base.dispose();
+    disposeBaseOptimizer(this.base);
     super.dispose();
   }
 }

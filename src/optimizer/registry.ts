@@ -58,17 +58,27 @@ export function optimizerNames(): string[] {
   return Object.keys(REGISTRY);
 }
 
+/** The options optimizer `name` accepts (throws listing the valid names for an unknown one). */
+export function optimizerOptionNames(name: string): string[] {
+  return [...COMMON, ...entryFor(name).options];
+}
+
+function entryFor(name: string): Entry {
+  const entry = REGISTRY[name.toLowerCase()];
+  if (entry == null) {
+    throw new Error(`Unknown optimizer '${name}'; valid names are ${optimizerNames().join(', ')}`);
+  }
+  return entry;
+}
+
 /** Builds the optimizer `name` for `model`; unknown names or options are errors listing the valid ones. */
 export function createOptimizer(
   name: string,
   model: tfl.LayersModel,
   options: RegistryOptions,
 ): tf.Optimizer {
-  const entry = REGISTRY[name.toLowerCase()];
-  if (entry == null) {
-    throw new Error(`Unknown optimizer '${name}'; valid names are ${optimizerNames().join(', ')}`);
-  }
+  const entry = entryFor(name);
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  rejectUnknownOptions(name, defined, [...COMMON, ...entry.options]);
+  rejectUnknownOptions(name, defined, optimizerOptionNames(name));
   return entry.build(model, defined as RegistryOptions);
 }

@@ -38,17 +38,21 @@ export interface EvaTerms {
   vectorSquaredNorms: tf.Scalar;
 }
 
+/**
+ * Splits `a` into its kernel part and, when the layer's bias gradient is present, its bias
+ * element (a layer without a trainable bias uses the kernel part only).
+ */
 function splitActivation(
   a: tf.Tensor1D,
   grad: LayerGradient,
 ): { weight: tf.Tensor1D; bias: tf.Scalar | null } {
   const inFeatures = grad.kernel.shape[0];
   const weight = a.shape[0] === inFeatures ? a : tf.slice(a, 0, inFeatures);
-  const bias =
-    grad.bias != null && a.shape[0] > inFeatures
-      ? (tf.reshape(tf.slice(a, inFeatures, 1), []) as tf.Scalar)
-      : null;
-  return { weight, bias };
+  if (grad.bias == null) return { weight, bias: null };
+  if (a.shape[0] !== inFeatures + 1) {
+    throw new Error(`Eva: a bias gradient needs a of length ${inFeatures + 1}, got ${a.shape[0]}`);
+  }
+  return { weight, bias: tf.reshape(tf.slice(a, inFeatures, 1), []) as tf.Scalar };
 }
 
 /** Computes the scalars of Eva's update for one layer (call inside a tidy). */
@@ -119,8 +123,6 @@ export function evaApply(
   const bias =
     grad.bias != null && ab != null
       ? (tf.sub(tf.mul(grad.bias, gradScale), tf.mul(scaledG, ab)) as tf.Tensor1D)
-      : grad.bias != null
-        ? (tf.mul(grad.bias, gradScale) as tf.Tensor1D)
-        : null;
+      : null;
   return { kernel, bias };
 }
