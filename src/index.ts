@@ -43,3 +43,27 @@ export {
   gradientRows,
   meanPatches,
 } from './capture/statistics.js';
+export { EvaF, type EvaFOptions } from './optimizer/eva-f-optimizer.js';
+export { EvaS, type EvaSOptions } from './optimizer/eva-s-optimizer.js';
+export { KFAC, type KFACOptions } from './optimizer/kfac-optimizer.js';
+export { FOOF, type FOOFOptions } from './optimizer/foof-optimizer.js';
+export { Shampoo, type ShampooOptions } from './optimizer/shampoo-optimizer.js';
+export { MFAC, type MFACOptions } from './optimizer/mfac-optimizer.js';
+export { FactorOptimizer, type FactorOptions } from './optimizer/factor-optimizer.js';
+export { WrappingOptimizer, type WrappingOptions } from './optimizer/wrapping-optimizer.js';
+export { TensorwiseOptimizer } from './optimizer/tensorwise-optimizer.js';
+export {
+  Adagrad,
+  Adam,
+  AdamW,
+  type AdagradOptions,
+  type AdamOptions,
+} from './optimizer/first-order/adaptive.js';
+export { optimizerDescription, optimizerOptionNames } from './optimizer/registry.js';
+export {
+  dampedInverse,
+  dampedInverseHost,
+  dampedInverseNewton,
+  type LinalgMethod,
+} from './linalg/spd-inverse.js';
+export { inverseRoot, inverseRootHost, inverseRootNewton } from './linalg/inverse-root.js';

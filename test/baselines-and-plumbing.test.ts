@@ -70,7 +70,19 @@ test('SGD rejects bad options by name', () => {
 
 test('the registry builds by name and lists valid names and options in its errors', () => {
   const model = createAutoencoder(6, [4, 2, 4]);
-  assert.deepEqual(optimizerNames(), ['sgd', 'eva']);
+  assert.deepEqual(optimizerNames(), [
+    'sgd',
+    'adagrad',
+    'adam',
+    'adamw',
+    'eva',
+    'evaf',
+    'evas',
+    'kfac',
+    'foof',
+    'shampoo',
+    'mfac',
+  ]);
   const sgd = createOptimizer('sgd', model, { learningRate: 0.1, nesterov: true });
   assert.ok(sgd instanceof SGD);
   sgd.dispose();
@@ -82,7 +94,7 @@ test('the registry builds by name and lists valid names and options in its error
   assert.ok(!optimizerOptionNames('sgd').includes('klClip'));
   assert.throws(
     () => createOptimizer('adam2', model, { learningRate: 1 }),
-    /Unknown optimizer 'adam2'; valid names are sgd, eva/,
+    /Unknown optimizer 'adam2'; valid names are sgd, adagrad, adam, adamw, eva, evaf, evas, kfac, foof, shampoo, mfac/,
   );
   assert.throws(
     () => createOptimizer('sgd', model, { learningRate: 1, damping: 1 }),

@@ -27,11 +27,7 @@ function checkRoot(p: number, ridgeEpsilon: number): void {
 }
 
 /** `(M + r I)^(-1/p)` by a float64 eigendecomposition on the host. */
-export function inverseRootHost(
-  matrix: tf.Tensor2D,
-  p: number,
-  ridgeEpsilon: number,
-): tf.Tensor2D {
+export function inverseRootHost(matrix: tf.Tensor2D, p: number, ridgeEpsilon: number): tf.Tensor2D {
   checkRoot(p, ridgeEpsilon);
   const m = symmetricFromTensor(matrix);
   const n = m.rows;
@@ -108,8 +104,12 @@ export function inverseRootNewton(
       const z = tf.div((1 + p) / 2, tf.norm(a));
       return [tf.mul(eye, tf.pow(z, 1 / p)), tf.mul(a, z)] as [tf.Tensor2D, tf.Tensor2D];
     });
-    const errorOf = (mm: tf.Tensor2D) =>
-      tf.tidy(() => tf.max(tf.abs(tf.sub(mm, eye)))).dataSync()[0]!;
+    const errorOf = (mm: tf.Tensor2D) => {
+      const error = tf.tidy(() => tf.max(tf.abs(tf.sub(mm, eye))));
+      const value = error.dataSync()[0]!;
+      error.dispose();
+      return value;
+    };
     let error = errorOf(m);
     for (let k = 0; k < maxIterations && error > tolerance; k++) {
       const [nextX, nextM] = tf.tidy(() => {

@@ -15,15 +15,15 @@ import {
   type LayerGradient,
 } from '../preconditioners/eva.js';
 import { klClipScale } from '../preconditioners/kl-clip.js';
-import { RunningAverage } from '../preconditioners/running-average.js';
-import type { NamedTensor } from './gradients.js';
+import { augmentedIn, StateSlots } from './state-slots.js';
 import {
-  checkHyperparameter,
-  nonNegative,
-  positive,
+  constantOrNull,
+  curvatureOptions,
+  klClipOption,
   rejectUnknownOptions,
-  resolveHyperparameter,
-  unitInterval,
+  resolveCurvature,
+  resolveKlClip,
+  type CurvatureHyperparameters,
   type Hyperparameter,
 } from './hyperparameter.js';
 import {
@@ -77,11 +77,11 @@ export interface KroneckerVectors {
 export class Eva extends PreconditionedOptimizer<EvaStep> {
   /** @nocollapse */
   static className = 'Eva';
-  private readonly damping: Hyperparameter;
-  private readonly factorDecay: Hyperparameter;
+  /** Every option name the constructor accepts. */
+  static readonly optionNames: readonly string[] = EVA_OPTION_NAMES;
+  private readonly curvature: CurvatureHyperparameters;
   private readonly klClip: Hyperparameter | null;
-  private readonly activations: RunningAverage[];
-  private readonly gradients: RunningAverage[];
+  protected readonly state: StateSlots;
 
   /**
    * @param model the model whose Dense/Conv2D layers are preconditioned (must be built)
@@ -90,22 +90,15 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
    */
   constructor(model: tfl.LayersModel, base: tf.Optimizer, options: EvaOptions = {}) {
     rejectUnknownOptions('Eva', options, EVA_OPTION_NAMES);
-    const damping = checkHyperparameter('damping', options.damping ?? 0.03, positive);
-    const factorDecay = checkHyperparameter(
-      'factorDecay',
-      options.factorDecay ?? 0.95,
-      unitInterval,
-    );
-    const klClip =
-      options.klClip === null
-        ? null
-        : checkHyperparameter('klClip', options.klClip ?? 0.001, nonNegative);
+    const curvature = curvatureOptions(options);
+    const klClip = klClipOption(options.klClip);
     super(model, base, options, evaStatistics);
-    this.damping = damping;
-    this.factorDecay = factorDecay;
+    this.curvature = curvature;
     this.klClip = klClip;
-    this.activations = this.layers.map(() => new RunningAverage());
-    this.gradients = this.layers.map(() => new RunningAverage());
+    this.state = new StateSlots('Eva', 'eva', this.layers, {
+      a: (l) => [augmentedIn(l)],
+      g: (l) => [l.geometry.outFeatures],
+    });
   }
 
   override getClassName(): string {
@@ -116,8 +109,8 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
   kroneckerVectors(): Map<string, KroneckerVectors | null> {
     return new Map(
       this.layers.map((layer) => {
-        const a = this.activations[layer.index]!.value;
-        const g = this.gradients[layer.index]!.value;
+        const a = this.state.get('a', layer);
+        const g = this.state.get('g', layer);
         return [
           layer.path,
           a != null && g != null ? { a: a as tf.Tensor1D, g: g as tf.Tensor1D } : null,
@@ -127,14 +120,7 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
   }
 
   protected resolveStep(step: number): EvaStep {
-    return {
-      damping: resolveHyperparameter('damping', this.damping, step, positive),
-      factorDecay: resolveHyperparameter('factorDecay', this.factorDecay, step, unitInterval),
-      klClip:
-        this.klClip == null
-          ? null
-          : resolveHyperparameter('klClip', this.klClip, step, nonNegative),
-    };
+    return { ...resolveCurvature(this.curvature, step), klClip: resolveKlClip(this.klClip, step) };
   }
 
   protected updateStatistics(
@@ -142,12 +128,12 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
     statistics: CapturedStatistics,
     { factorDecay }: EvaStep,
   ): void {
-    this.activations[layer.index]!.update(statistics.activation, factorDecay);
-    this.gradients[layer.index]!.update(statistics.gradient, factorDecay);
+    this.state.average('a', layer, statistics.activation, factorDecay);
+    this.state.average('g', layer, statistics.gradient, factorDecay);
   }
 
   protected isReady(layer: CapturedLayer): boolean {
-    return this.activations[layer.index]!.value != null;
+    return this.state.get('a', layer) != null;
   }
 
   protected preconditionLayers(
@@ -159,8 +145,8 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
         kernel: tf.reshape(kernel.gradient, [layer.geometry.inFeatures, -1]) as tf.Tensor2D,
         bias: bias ? (bias.gradient as tf.Tensor1D) : null,
       };
-      const a = this.activations[layer.index]!.value as tf.Tensor1D;
-      const g = this.gradients[layer.index]!.value as tf.Tensor1D;
+      const a = this.state.get('a', layer) as tf.Tensor1D;
+      const g = this.state.get('g', layer) as tf.Tensor1D;
       return { kernel, bias, grad, a, g, terms: evaTerms(grad, a, g, damping) };
     });
     const sum = (f: (t: EvaTerms) => tf.Scalar) =>
@@ -183,57 +169,13 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
     return result;
   }
 
-  protected stateTensors(): NamedTensor[] {
-    const named: NamedTensor[] = [];
-    for (const layer of this.layers) {
-      const a = this.activations[layer.index]!.value;
-      const g = this.gradients[layer.index]!.value;
-      if (a != null && g != null) {
-        named.push({ name: `eva/${layer.index}/a`, tensor: a });
-        named.push({ name: `eva/${layer.index}/g`, tensor: g });
-      }
-    }
-    return named;
-  }
-
-  protected loadState(state: Map<string, tf.Tensor>): void {
-    const updates: Array<[RunningAverage, tf.Tensor]> = [];
-    for (const [name, tensor] of state) {
-      const match = /^eva\/(\d+)\/([ag])$/.exec(name);
-      const layer = match ? this.layers[Number(match[1])] : undefined;
-      if (match == null || layer == null) {
-        throw new Error(`Eva.setWeights: unexpected state entry '${name}' for this model`);
-      }
-      const isA = match[2] === 'a';
-      const expected = isA
-        ? layer.geometry.inFeatures + (layer.geometry.hasBias ? 1 : 0)
-        : layer.geometry.outFeatures;
-      if (tensor.rank !== 1 || tensor.shape[0] !== expected) {
-        throw new Error(
-          `Eva.setWeights: '${name}' for layer '${layer.path}' must have shape [${expected}], ` +
-            `got [${tensor.shape}]`,
-        );
-      }
-      updates.push([(isA ? this.activations : this.gradients)[layer.index]!, tensor]);
-    }
-    for (const running of [...this.activations, ...this.gradients]) running.dispose();
-    for (const [running, tensor] of updates) running.set(tensor);
-  }
-
-  protected disposeState(): void {
-    for (const running of [...this.activations, ...this.gradients]) running.dispose();
-  }
-
   override getConfig(): tf.serialization.ConfigDict {
-    const constant = (h: Hyperparameter | null) => (typeof h === 'number' || h === null ? h : null);
     return {
-      damping: constant(this.damping),
-      factorDecay: constant(this.factorDecay),
-      klClip: constant(this.klClip),
+      damping: constantOrNull(this.curvature.damping),
+      factorDecay: constantOrNull(this.curvature.factorDecay),
+      klClip: constantOrNull(this.klClip),
       facUpdateFreq: this.facUpdateFreq,
-      weightDecay: constant(this.weightDecay),
-      baseClassName: this.base.getClassName(),
-      baseConfig: this.base.getConfig(),
+      ...this.commonConfig(),
     };
   }
 }

@@ -74,3 +74,66 @@ export function rejectUnknownOptions(
     }
   }
 }
+
+/** Throws unless `value` is a boolean. */
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new Error(`Option '${name}' must be true or false, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is one of `allowed`. */
+export function checkChoice<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new Error(`Option '${name}' must be one of ${allowed.join(', ')}, got ${String(value)}`);
+  }
+  return value as T;
+}
+
+/** A constant hyper-parameter as is; null for a function (not serialisable). */
+export function constantOrNull(value: Hyperparameter | null): number | null {
+  return typeof value === 'number' ? value : null;
+}
+
+/** Damping and factor decay, the two hyper-parameters every curvature estimate has. */
+export interface CurvatureHyperparameters {
+  damping: Hyperparameter;
+  factorDecay: Hyperparameter;
+}
+
+/** Validates `damping` (> 0, default 0.03) and `factorDecay` (in (0, 1], default 0.95). */
+export function curvatureOptions(options: {
+  damping?: Hyperparameter;
+  factorDecay?: Hyperparameter;
+}): CurvatureHyperparameters {
+  return {
+    damping: checkHyperparameter('damping', options.damping ?? 0.03, positive),
+    factorDecay: checkHyperparameter('factorDecay', options.factorDecay ?? 0.95, unitInterval),
+  };
+}
+
+/** Damping and factor decay at `step`. */
+export function resolveCurvature(
+  h: CurvatureHyperparameters,
+  step: number,
+): { damping: number; factorDecay: number } {
+  return {
+    damping: resolveHyperparameter('damping', h.damping, step, positive),
+    factorDecay: resolveHyperparameter('factorDecay', h.factorDecay, step, unitInterval),
+  };
+}
+
+/** Validates the KL-clipping threshold (>= 0, default 0.001; null disables clipping). */
+export function klClipOption(value: Hyperparameter | null | undefined): Hyperparameter | null {
+  return value === null ? null : checkHyperparameter('klClip', value ?? 0.001, nonNegative);
+}
+
+/** The KL-clipping threshold at `step` (null when disabled). */
+export function resolveKlClip(value: Hyperparameter | null, step: number): number | null {
+  return value == null ? null : resolveHyperparameter('klClip', value, step, nonNegative);
+}

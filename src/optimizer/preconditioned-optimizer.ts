@@ -14,6 +14,8 @@ import {
 } from '../capture/model-capture.js';
 import type { LayerFilter, LinearLayerInternals } from '../capture/layer-geometry.js';
 import type { GradientEntry } from './gradients.js';
+import { layerMatrix, splitLayerMatrix } from '../preconditioners/layer-matrix.js';
+import { klNormalizationScale } from '../preconditioners/kl-clip.js';
 import { checkNumber, positiveInteger } from './hyperparameter.js';
 import {
   WRAPPING_OPTION_NAMES,
@@ -48,6 +50,13 @@ export interface LayerGradients {
   readonly bias: GradientEntry | null;
 }
 
+/** A layer's gradient matrix and its preconditioned counterpart, both `[in (+1), out]`. */
+export interface PreconditionedLayer {
+  readonly gradients: LayerGradients;
+  readonly gt: tf.Tensor2D;
+  readonly preconditioned: tf.Tensor2D;
+}
+
 /**
  * Base class of the layer-wise preconditioned optimizers. Subclasses supply the statistics to
  * capture, how they enter the running state, and the preconditioning of a set of layers.
@@ -56,6 +65,8 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
   /** The capture installed on the model's Dense/Conv2D layers. */
   protected readonly capture: ModelCapture;
   protected readonly facUpdateFreq: number;
+  /** Steps on which captured statistics entered the running state. */
+  statisticsUpdates = 0;
   private pending: Array<CapturedStatistics | null> = [];
   private readonly warnedMissing = new Set<number>();
 
@@ -125,6 +136,7 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
   protected updateState(_gradients: GradientEntry[], hyperparameters: H): void {
     const pending = this.pending;
     this.pending = [];
+    if (pending.some((s) => s != null)) this.statisticsUpdates += 1;
     pending.forEach((s, i) => {
       if (s != null) this.updateStatistics(this.capture.layers[i]!, s, hyperparameters);
     });
@@ -160,6 +172,61 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
     }
     if (layers.length === 0) return new Map();
     return this.preconditionLayers(layers, hyperparameters);
+  }
+
+  /**
+   * The update map from per-layer preconditioned matrices `[in (+1), out]` (see
+   * `layerMatrix`), each multiplied by `scale` (the KL factor); call inside a tidy.
+   */
+  protected layerUpdates(
+    items: Array<{ gradients: LayerGradients; preconditioned: tf.Tensor2D }>,
+    scale: tf.Scalar | null,
+  ): Map<string, tf.Tensor> {
+    const result = new Map<string, tf.Tensor>();
+    for (const { gradients, preconditioned } of items) {
+      const scaled =
+        scale == null ? preconditioned : (tf.mul(preconditioned, scale) as tf.Tensor2D);
+      const { kernel, bias } = splitLayerMatrix(
+        gradients.layer.geometry,
+        scaled,
+        gradients.kernel.variable.shape,
+      );
+      result.set(gradients.kernel.name, kernel);
+      if (gradients.bias != null && bias != null) result.set(gradients.bias.name, bias);
+    }
+    return result;
+  }
+
+  /**
+   * Each layer's gradient matrix `gt` `[in (+1), out]` and its preconditioned matrix from
+   * `apply` (call inside a tidy).
+   */
+  protected preconditionEach(
+    layers: LayerGradients[],
+    apply: (gt: tf.Tensor2D, layer: CapturedLayer) => tf.Tensor2D,
+  ): PreconditionedLayer[] {
+    return layers.map((gradients) => {
+      const gt = this.gradientMatrix(gradients);
+      return { gradients, gt, preconditioned: apply(gt, gradients.layer) };
+    });
+  }
+
+  /** The updates of `items`, KL-normalised (`P / sqrt(sum P . G)`) when `normalize`. */
+  protected normalizedUpdates(
+    items: PreconditionedLayer[],
+    normalize: boolean,
+  ): Map<string, tf.Tensor> {
+    const scale = normalize
+      ? klNormalizationScale(
+          tf.addN(items.map((i) => tf.sum(tf.mul(i.preconditioned, i.gt)))) as tf.Scalar,
+        )
+      : null;
+    return this.layerUpdates(items, scale);
+  }
+
+  /** The gradient matrix `[in (+1), out]` of a layer (see `layerMatrix`); call inside a tidy. */
+  protected gradientMatrix({ layer, kernel, bias }: LayerGradients): tf.Tensor2D {
+    return layerMatrix(layer.geometry, kernel.gradient, bias?.gradient ?? null);
   }
 
   /** Restores the layers and releases all state (the base optimizer included). */

@@ -1,11 +1,19 @@
 /**
- * Builds any optimizer of the library by name, for the CLI and benchmarks. Second-order
- * optimizers get SGD with momentum 0.9 as their base unless told otherwise.
+ * Builds any optimizer of the library by name, for the CLI, benchmarks and the web demo.
+ * Second-order optimizers get SGD with momentum 0.9 as their base unless told otherwise (Eva-s
+ * and Shampoo with Nesterov momentum, as their references).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Eva, type EvaOptions } from './eva-optimizer.js';
+import { EvaF, type EvaFOptions } from './eva-f-optimizer.js';
+import { EvaS, type EvaSOptions } from './eva-s-optimizer.js';
+import { KFAC, type KFACOptions } from './kfac-optimizer.js';
+import { FOOF, type FOOFOptions } from './foof-optimizer.js';
+import { Shampoo, type ShampooOptions } from './shampoo-optimizer.js';
+import { MFAC, type MFACOptions } from './mfac-optimizer.js';
 import { SGD } from './first-order/sgd.js';
+import { Adagrad, Adam, AdamW } from './first-order/adaptive.js';
 import { rejectUnknownOptions } from './hyperparameter.js';
 
 /** Options common to every name; each algorithm adds its own. */
@@ -13,42 +21,128 @@ export interface RegistryOptions {
   learningRate: number;
   /** Momentum of SGD, and of the base optimizer of second-order methods (default 0.9). */
   momentum?: number;
+  /** Nesterov momentum (SGD and second-order bases; default false, true for evas/shampoo). */
+  nesterov?: boolean;
   weightDecay?: number;
   [option: string]: unknown;
 }
 
 interface Entry {
-  /** Option names beyond learningRate/momentum/weightDecay. */
+  /** One-line description for help texts. */
+  description: string;
+  /** Whether the optimizer wraps a base (momentum) optimizer. */
+  secondOrder: boolean;
+  /** The algorithm's option names (the common ones are added). */
   options: readonly string[];
   build(model: tfl.LayersModel, options: RegistryOptions): tf.Optimizer;
 }
 
-const COMMON = ['learningRate', 'momentum', 'weightDecay'];
+const COMMON = ['learningRate', 'momentum', 'nesterov', 'weightDecay'];
+
+/** Splits the registry options into the base optimizer's and the algorithm's. */
+function secondOrder<T>(
+  o: RegistryOptions,
+  defaultNesterov: boolean,
+): { base: tf.Optimizer; rest: T } {
+  const { learningRate, momentum, nesterov, ...rest } = o;
+  const mu = momentum ?? 0.9;
+  const useNesterov = nesterov ?? defaultNesterov;
+  if (useNesterov && mu === 0) throw new Error("Option 'nesterov' needs a momentum > 0");
+  return { base: tf.train.momentum(learningRate, mu, useNesterov), rest: rest as T };
+}
 
 const REGISTRY: Record<string, Entry> = {
   sgd: {
-    options: ['nesterov'],
+    description: 'SGD with momentum (PyTorch weight decay)',
+    secondOrder: false,
+    options: [],
     build: (_model, o) =>
       new SGD({
         learningRate: o.learningRate,
         momentum: o.momentum ?? 0.9,
         weightDecay: o.weightDecay ?? 0,
-        nesterov: (o.nesterov as boolean | undefined) ?? false,
+        nesterov: o.nesterov ?? false,
       }),
   },
+  adagrad: {
+    description: 'Adagrad (PyTorch defaults)',
+    secondOrder: false,
+    options: ['epsilon', 'initialAccumulatorValue'],
+    build: (_model, o) => new Adagrad(o as unknown as ConstructorParameters<typeof Adagrad>[0]),
+  },
+  adam: {
+    description: 'Adam (L2 weight decay)',
+    secondOrder: false,
+    options: ['beta1', 'beta2', 'epsilon'],
+    build: (_model, o) => new Adam(o as unknown as ConstructorParameters<typeof Adam>[0]),
+  },
+  adamw: {
+    description: 'AdamW (decoupled weight decay)',
+    secondOrder: false,
+    options: ['beta1', 'beta2', 'epsilon'],
+    build: (_model, o) => new AdamW(o as unknown as ConstructorParameters<typeof AdamW>[0]),
+  },
   eva: {
-    options: [
-      'damping',
-      'factorDecay',
-      'klClip',
-      'statsBatchSize',
-      'facUpdateFreq',
-      'skipLayers',
-      'onNonFinite',
-    ],
+    description: 'Eva: Kronecker-vector preconditioning (paper Eq. 13)',
+    secondOrder: true,
+    options: Eva.optionNames,
     build: (model, o) => {
-      const { learningRate, momentum, ...rest } = o;
-      return new Eva(model, tf.train.momentum(learningRate, momentum ?? 0.9), rest as EvaOptions);
+      const { base, rest } = secondOrder<EvaOptions>(o, false);
+      return new Eva(model, base, rest);
+    },
+  },
+  evaf: {
+    description: 'Eva-f: vectorized FOOF (paper Eq. 21)',
+    secondOrder: true,
+    options: EvaF.optionNames,
+    build: (model, o) => {
+      const { base, rest } = secondOrder<EvaFOptions>(o, false);
+      return new EvaF(model, base, rest);
+    },
+  },
+  evas: {
+    description: 'Eva-s: vectorized Shampoo (paper Eq. 23)',
+    secondOrder: true,
+    options: EvaS.optionNames,
+    build: (model, o) => {
+      const { base, rest } = secondOrder<EvaSOptions>(o, true);
+      return new EvaS(model, base, rest);
+    },
+  },
+  kfac: {
+    description: 'K-FAC with damping split and KL clipping',
+    secondOrder: true,
+    options: KFAC.optionNames,
+    build: (model, o) => {
+      const { base, rest } = secondOrder<KFACOptions>(o, false);
+      return new KFAC(model, base, rest);
+    },
+  },
+  foof: {
+    description: 'FOOF: input factor only, KL-normalised',
+    secondOrder: true,
+    options: FOOF.optionNames,
+    build: (model, o) => {
+      const { base, rest } = secondOrder<FOOFOptions>(o, false);
+      return new FOOF(model, base, rest);
+    },
+  },
+  shampoo: {
+    description: 'Shampoo (blocks of 128, SGD grafting)',
+    secondOrder: true,
+    options: Shampoo.optionNames,
+    build: (model, o) => {
+      const { base, rest } = secondOrder<ShampooOptions>(o, true);
+      return new Shampoo(model, base, rest);
+    },
+  },
+  mfac: {
+    description: 'M-FAC: matrix-free inverse Fisher of the last m gradients',
+    secondOrder: true,
+    options: MFAC.optionNames,
+    build: (model, o) => {
+      const { base, rest } = secondOrder<MFACOptions>(o, false);
+      return new MFAC(model, base, rest);
     },
   },
 };
@@ -58,9 +152,17 @@ export function optimizerNames(): string[] {
   return Object.keys(REGISTRY);
 }
 
+/** A one-line description of optimizer `name`. */
+export function optimizerDescription(name: string): string {
+  return entryFor(name).description;
+}
+
 /** The options optimizer `name` accepts (throws listing the valid names for an unknown one). */
 export function optimizerOptionNames(name: string): string[] {
-  return [...COMMON, ...entryFor(name).options];
+  const entry = entryFor(name);
+  const common =
+    entry.secondOrder || name.toLowerCase() === 'sgd' ? COMMON : ['learningRate', 'weightDecay'];
+  return [...new Set([...common, ...entry.options])];
 }
 
 function entryFor(name: string): Entry {
@@ -71,7 +173,10 @@ function entryFor(name: string): Entry {
   return entry;
 }
 
-/** Builds the optimizer `name` for `model`; unknown names or options are errors listing the valid ones. */
+/**
+ * Builds the optimizer `name` for `model`; unknown names or options are errors listing the
+ * valid ones. `undefined` options are ignored (so CLI defaults can be passed through).
+ */
 export function createOptimizer(
   name: string,
   model: tfl.LayersModel,

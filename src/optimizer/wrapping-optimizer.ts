@@ -21,6 +21,7 @@ import {
 } from './gradients.js';
 import {
   checkHyperparameter,
+  constantOrNull,
   nonNegative,
   resolveHyperparameter,
   type Hyperparameter,
@@ -28,6 +29,16 @@ import {
 
 /** What to do with a step whose gradients or statistics contain NaN or Infinity. */
 export type NonFinitePolicy = 'skip' | 'throw';
+
+/** An optimizer's own state as named tensors (names stable across processes). */
+export interface OptimizerState {
+  /** The live state tensors (not copies; callers must not dispose them). */
+  named(): NamedTensor[];
+  /** Restores from what {@link named} produced: validates everything first, then takes copies. */
+  load(state: Map<string, tf.Tensor>): void;
+  /** Releases every state tensor. */
+  dispose(): void;
+}
 
 /** Options every wrapping optimizer accepts. */
 export interface WrappingOptions {
@@ -126,17 +137,17 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
     hyperparameters: H,
   ): Map<string, tf.Tensor>;
 
-  /** The subclass's state, as named tensors (names must be stable across processes). */
-  protected abstract stateTensors(): NamedTensor[];
+  /** The subclass's state (running statistics, inverses, windows). */
+  protected abstract readonly state: OptimizerState;
 
-  /**
-   * Restores the subclass's state from the tensors {@link stateTensors} produced. Must validate
-   * everything before changing anything, and take copies.
-   */
-  protected abstract loadState(state: Map<string, tf.Tensor>): void;
-
-  /** Releases the subclass's state. */
-  protected abstract disposeState(): void;
+  /** `weightDecay` and the base optimizer, for the subclasses' `getConfig`. */
+  protected commonConfig(): tf.serialization.ConfigDict {
+    return {
+      weightDecay: constantOrNull(this.weightDecay),
+      baseClassName: this.base.getClassName(),
+      baseConfig: this.base.getConfig(),
+    };
+  }
 
   /**
    * One optimizer step without the base optimizer's update: folds statistics into the running
@@ -220,7 +231,7 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
     return [
       await this.saveIterations(),
       ...base.map((w) => ({ name: `base/${w.name}`, tensor: w.tensor })),
-      ...this.stateTensors(),
+      ...this.state.named(),
     ];
   }
 
@@ -242,7 +253,7 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
       rest.filter((w) => !w.name.startsWith('base/')).map((w) => [w.name, w.tensor]),
     );
     const iterations = (await first.tensor.data())[0]!;
-    this.loadState(own);
+    this.state.load(own);
     await this.base.setWeights(base);
     this.iterations_ = iterations;
   }
@@ -251,7 +262,7 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
   override dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.disposeState();
+    this.state.dispose();
     disposeBaseOptimizer(this.base);
     super.dispose();
   }

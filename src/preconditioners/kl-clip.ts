@@ -31,3 +31,19 @@ export function klClipScale(sums: KlSums, learningRate: number, klClip: number |
     return tf.where(positive, nu, tf.scalar(1)) as tf.Scalar;
   });
 }
+
+/**
+ * KL normalisation of Eva-f and FOOF: `1 / sqrt(sum_l p_l . g_l)`, or 1 when the sum is not
+ * positive (no threshold, no learning rate).
+ */
+export function klNormalizationScale(preconditionedDotGradient: tf.Scalar): tf.Scalar {
+  return tf.tidy((): tf.Scalar => {
+    const positive = tf.greater(preconditionedDotGradient, 0);
+    const safe = tf.where(
+      positive,
+      preconditionedDotGradient,
+      tf.onesLike(preconditionedDotGradient),
+    );
+    return tf.where(positive, tf.rsqrt(safe), tf.scalar(1)) as tf.Scalar;
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * Per-layer or per-parameter state tensors of an optimizer (running vectors, factors, inverses,
+ * Shampoo statistics), kept under stable names `${prefix}/${index}/${slot}` for
+ * `getWeights`/`setWeights`. Owns its tensors: replacing a value disposes the old one; restoring
+ * validates every entry before it changes anything.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { CapturedLayer } from '../capture/model-capture.js';
+import type { NamedTensor } from './gradients.js';
+
+/** What state is kept for: a captured layer or a model variable (stable index, readable path). */
+export interface SlotOwner {
+  readonly index: number;
+  readonly path: string;
+}
+
+/** The expected shape of each slot for an owner (null: the slot does not exist for it). */
+export type SlotShapes<K extends SlotOwner = CapturedLayer> = Record<
+  string,
+  (owner: K) => readonly number[] | null
+>;
+
+/** Named per-layer (or per-variable) tensors. */
+export class StateSlots<K extends SlotOwner = CapturedLayer> {
+  private readonly values = new Map<string, Array<tf.Tensor | null>>();
+
+  constructor(
+    private readonly owner: string,
+    private readonly prefix: string,
+    private readonly layers: readonly K[],
+    private readonly shapes: SlotShapes<K>,
+  ) {
+    for (const slot of Object.keys(shapes))
+      this.values.set(
+        slot,
+        layers.map(() => null),
+      );
+  }
+
+  private slot(name: string): Array<tf.Tensor | null> {
+    const values = this.values.get(name);
+    if (values == null) throw new Error(`${this.owner}: no state slot '${name}'`);
+    return values;
+  }
+
+  /** The value of `slot` for `layer`, or null before it was set. */
+  get(slot: string, layer: K): tf.Tensor | null {
+    return this.slot(slot)[this.position(layer)] ?? null;
+  }
+
+  /** Takes ownership of `value` (kept) and disposes the previous one. */
+  set(slot: string, layer: K, value: tf.Tensor): void {
+    const values = this.slot(slot);
+    const previous = values[this.position(layer)];
+    values[this.position(layer)] = tf.keep(value);
+    if (previous != null && previous !== value) previous.dispose();
+  }
+
+  /**
+   * Running average `m = (1 - decay) m + decay * next` (first value taken as is); `next` stays
+   * the caller's.
+   */
+  average(slot: string, layer: K, next: tf.Tensor, decay: number): void {
+    const previous = this.get(slot, layer);
+    this.set(
+      slot,
+      layer,
+      previous == null
+        ? tf.clone(next)
+        : tf.tidy(() => tf.add(tf.mul(previous, 1 - decay), tf.mul(next, decay))),
+    );
+  }
+
+  private position(owner: K): number {
+    const position = this.layers.indexOf(owner);
+    if (position < 0) throw new Error(`${this.owner}: '${owner.path}' has no state here`);
+    return position;
+  }
+
+  /**
+   * Accumulates `next` like Shampoo's statistics from a zero start: a running sum when
+   * `beta2 = 1`, else `m = beta2 m + (1 - beta2) next`; `next` stays the caller's.
+   */
+  accumulate(slot: string, layer: K, next: tf.Tensor, beta2: number): void {
+    const previous = this.get(slot, layer);
+    this.set(
+      slot,
+      layer,
+      tf.tidy(() => {
+        const added = beta2 === 1 ? next : tf.mul(next, 1 - beta2);
+        if (previous == null) return tf.clone(added);
+        return tf.add(beta2 === 1 ? previous : tf.mul(previous, beta2), added);
+      }),
+    );
+  }
+
+  /** Every set value, named. */
+  named(): NamedTensor[] {
+    const named: NamedTensor[] = [];
+    for (const layer of this.layers) {
+      for (const [slot, values] of this.values) {
+        const tensor = values[this.position(layer)];
+        if (tensor != null) named.push({ name: `${this.prefix}/${layer.index}/${slot}`, tensor });
+      }
+    }
+    return named;
+  }
+
+  /** Replaces every value by copies of `state` (entries of other prefixes are errors). */
+  load(state: Map<string, tf.Tensor>): void {
+    const pattern = new RegExp(`^${this.prefix}/(\\d+)/(\\w+)$`);
+    const updates: Array<[string, K, tf.Tensor]> = [];
+    for (const [name, tensor] of state) {
+      const match = pattern.exec(name);
+      const layer = match ? this.layers.find((l) => l.index === Number(match[1])) : undefined;
+      const shape = match ? this.shapes[match[2]!] : undefined;
+      const expected = layer != null && shape != null ? shape(layer) : null;
+      if (match == null || layer == null || expected == null) {
+        throw new Error(
+          `${this.owner}.setWeights: unexpected state entry '${name}' for this model`,
+        );
+      }
+      if (!tf.util.arraysEqual(tensor.shape, [...expected])) {
+        throw new Error(
+          `${this.owner}.setWeights: '${name}' for layer '${layer.path}' must have shape ` +
+            `[${expected}], got [${tensor.shape}]`,
+        );
+      }
+      updates.push([match[2]!, layer, tensor]);
+    }
+    this.dispose();
+    for (const [slot, layer, tensor] of updates) this.set(slot, layer, tf.clone(tensor));
+  }
+
+  /** Releases every value. */
+  dispose(): void {
+    for (const values of this.values.values()) {
+      values.forEach((t, i) => {
+        t?.dispose();
+        values[i] = null;
+      });
+    }
+  }
+}
+
+/** The bias-augmented input size of a layer. */
+export const augmentedIn = (layer: CapturedLayer): number =>
+  layer.geometry.inFeatures + (layer.geometry.hasBias ? 1 : 0);
