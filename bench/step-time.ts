@@ -1,70 +1,48 @@
 /**
- * Benchmark (not a test): median training-step time of Eva over SGD on the paper's autoencoder,
- * measured alternately in one process on each backend, through model.trainOnBatch (the path
- * model.fit takes). Both use weight decay 5e-4 and momentum 0.9 with PyTorch semantics: SGD is
- * eva-tfjs's SGD, Eva wraps tf.train.momentum and adds the decay itself.
+ * Benchmark (not a test): per-iteration time and memory of every optimizer relative to SGD on
+ * the paper's autoencoder (or another model of the experiments), measured alternately in one
+ * process on each backend; see src/experiments/step-benchmark.ts for what is measured.
  *
- *   npx tsx bench/step-time.ts [--batch 250] [--steps 30] [--backends cpu,wasm]
+ *   npx tsx bench/step-time.ts [--model autoencoder] [--batch 250] [--steps 20]
+ *       [--backends wasm] [--optimizers sgd,eva,kfac,kfac@10,...] [--mfac-m 32]
  */
-import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { createOptimizer } from '../src/optimizer/registry.js';
-import { createAutoencoder } from '../src/models/autoencoder.js';
-import { initializeLikePyTorch } from '../src/experiments/train-run.js';
+import { optimizerNames } from '../src/optimizer/registry.js';
 import { setupBackend } from '../src/kernels/backend-setup.js';
+import { benchmarkSteps, benchmarkTable } from '../src/experiments/step-benchmark.js';
+
+const DEFAULT_OPTIMIZERS = [...optimizerNames(), 'kfac@10', 'kfac@50', 'foof@10', 'shampoo@10'];
 
 const { values } = parseArgs({
   options: {
+    model: { type: 'string', default: 'autoencoder' },
     batch: { type: 'string', default: '250' },
-    steps: { type: 'string', default: '30' },
-    backends: { type: 'string', default: 'cpu,wasm' },
-    optimizers: { type: 'string', default: 'sgd,eva' },
+    steps: { type: 'string', default: '20' },
+    backends: { type: 'string', default: 'wasm' },
+    optimizers: { type: 'string', default: DEFAULT_OPTIMIZERS.join(',') },
+    'mfac-m': { type: 'string', default: '32' },
   },
 });
-const batch = Number(values.batch);
-const steps = Number(values.steps);
-const names = values.optimizers!.split(',');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
+const model = values.model!;
+const image = model === 'vgg' || model === 'resnet';
+const data = image
+  ? { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10 }
+  : { name: 'mnist', height: 28, width: 28, channels: 1, classes: 10 };
 console.log(
-  `autoencoder 784-1000-500-250-30-250-500-1000-784, batch ${batch}, ${steps} timed steps per ` +
-    'optimizer (cpu: at most 6) after 3 warm-up steps, alternating',
+  `${model} on ${data.name}-shaped random data, batch ${values.batch}, up to ${values.steps} timed ` +
+    `steps per optimizer after 2 warm-up steps, alternating; mfac m = ${values['mfac-m']}`,
 );
 for (const backend of values.backends!.split(',')) {
   await setupBackend(backend);
-  const x = tf.randomUniform([batch, 784]);
-  const runs = names.map((name) => {
-    const model = createAutoencoder();
-    initializeLikePyTorch(model, 0);
-    const optimizer = createOptimizer(name, model, {
-      learningRate: 0.01,
-      momentum: 0.9,
-      weightDecay: 5e-4,
-    });
-    model.compile({ optimizer, loss: 'meanSquaredError' });
-    return { name, model, optimizer, times: [] as number[] };
+  const rows = await benchmarkSteps({
+    model,
+    data,
+    batchSize: Number(values.batch),
+    steps: Number(values.steps),
+    labels: values.optimizers!.split(','),
+    mfacWindow: Number(values['mfac-m']),
+    onProgress: (cycle, cycles) => process.stderr.write(`${backend}: cycle ${cycle}/${cycles}\r`),
   });
-  const cycles = backend === 'cpu' ? Math.min(steps, 6) : steps;
-  for (let i = 0; i < cycles + 3; i++) {
-    for (const run of runs) {
-      const start = performance.now();
-      await run.model.trainOnBatch(x, x);
-      if (i >= 3) run.times.push(performance.now() - start);
-    }
-  }
-  const base = median(runs[0]!.times);
-  for (const run of runs) {
-    const m = median(run.times);
-    console.log(
-      `${backend.padEnd(5)} ${run.name.padEnd(5)} median ${m.toFixed(1).padStart(8)} ms  (${run.times.length} steps)  ratio vs ${runs[0]!.name}: ${(m / base).toFixed(3)}`,
-    );
-    run.model.dispose();
-    run.optimizer.dispose();
-  }
-  x.dispose();
+  console.log(`\nbackend ${backend}\n\n${benchmarkTable(rows)}`);
 }

@@ -19,7 +19,11 @@ export {
   type DecayKind,
 } from './optimizer/schedule.js';
 export type { Hyperparameter } from './optimizer/hyperparameter.js';
-export type { NamedTensor, GradientInput } from './optimizer/gradients.js';
+export {
+  disposeIterationCounters,
+  type NamedTensor,
+  type GradientInput,
+} from './optimizer/gradients.js';
 export { enableFastKernels } from './kernels/fast-kernels.js';
 export {
   ModelCapture,

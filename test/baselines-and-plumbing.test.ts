@@ -9,7 +9,7 @@ import { SGD, createOptimizer, optimizerNames, warmupDecaySchedule, Eva } from '
 import { optimizerOptionNames } from '../src/optimizer/registry.js';
 import { setupBackend } from '../src/kernels/backend-setup.js';
 import { loadMnist, MNIST_MEAN, MNIST_STD } from '../src/data/mnist.js';
-import { trainAutoencoder } from '../src/experiments/train-run.js';
+import { runTraining } from '../src/experiments/train-run.js';
 import { createAutoencoder } from '../src/models/autoencoder.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { assertClose, randomValues, useCpu, values } from './helpers.js';
@@ -175,9 +175,9 @@ test('a training run is deterministic for a seed, leaks nothing and validates it
     warmupEpochs: 1,
   };
   const before = tf.memory().numTensors;
-  const first = await trainAutoencoder(data, config);
+  const first = await runTraining(data, config);
   assert.equal(tf.memory().numTensors, before);
-  const second = await trainAutoencoder(data, config);
+  const second = await runTraining(data, config);
   assert.equal(first.epochs.length, 2);
   assert.ok(first.epochs.every((e) => Number.isFinite(e.trainLoss) && Number.isFinite(e.testLoss)));
   assert.deepEqual(
@@ -185,11 +185,11 @@ test('a training run is deterministic for a seed, leaks nothing and validates it
     second.epochs.map((e) => [e.trainLoss, e.testLoss]),
   );
   await assert.rejects(
-    trainAutoencoder(data, { ...config, batchSize: 0 }),
+    runTraining(data, { ...config, batchSize: 0 }),
     /batchSize must be a positive integer/,
   );
   await assert.rejects(
-    trainAutoencoder(data, { ...config, optimizer: 'nope' }),
+    runTraining(data, { ...config, optimizer: 'nope' }),
     /Unknown optimizer 'nope'/,
   );
   assert.equal(tf.memory().numTensors, before);

@@ -20,7 +20,7 @@ import {
   Shampoo,
 } from '../src/index.js';
 import { createAutoencoder } from '../src/models/autoencoder.js';
-import { initializeLikePyTorch } from '../src/experiments/train-run.js';
+import { initializeLikePyTorch } from '../src/models/initialize.js';
 import { assertClose, randomTensor, useCpu, values } from './helpers.js';
 
 before(useCpu);

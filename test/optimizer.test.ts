@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Eva, setLearningRate, warmupDecaySchedule } from '../src/index.js';
 import { createAutoencoder } from '../src/models/autoencoder.js';
-import { initializeLikePyTorch } from '../src/experiments/train-run.js';
+import { initializeLikePyTorch } from '../src/models/initialize.js';
 import { randomTensor, useCpu, values } from './helpers.js';
 
 before(useCpu);

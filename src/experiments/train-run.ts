@@ -1,32 +1,41 @@
 /**
- * One training run of a model on a dataset with one optimizer from the registry, through
- * `model.fit` (one call per epoch on a seeded permutation of the training set), recording
- * per-epoch train and test loss and wall time.
+ * One training run: a model of the experiments on a dataset with one optimizer from the
+ * registry, through `model.fit` (one call per epoch on a seeded permutation of the training
+ * set), with the warm-up/decay schedule driving the learning rate, per-epoch train and test
+ * metrics and wall time, and optional checkpoints after every epoch to resume from.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { seededPermutation } from '../data/random.js';
 import { createOptimizer, type RegistryOptions } from '../optimizer/registry.js';
-import { createAutoencoder } from '../models/autoencoder.js';
+import { disposeIterationCounters } from '../optimizer/gradients.js';
+import { createModel, type ExperimentModel } from '../models/create-model.js';
+import { initializeLikePyTorch } from '../models/initialize.js';
 import { setLearningRate, warmupDecaySchedule, type DecayKind } from '../optimizer/schedule.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 
 /** Per-epoch record of a run. */
 export interface EpochRecord {
   epoch: number;
   trainLoss: number;
   testLoss: number;
-  /** Wall-clock seconds since the start of training (evaluation excluded). */
+  /** Classification only. */
+  trainAccuracy?: number;
+  testAccuracy?: number;
+  /** Wall-clock seconds of training since the start of the run (evaluation excluded). */
   seconds: number;
 }
 
-/** What {@link trainAutoencoder} needs. */
+/** What {@link runTraining} needs. */
 export interface RunConfig {
+  /** Model name (see `createModel`; default 'autoencoder'). */
+  model?: string;
   optimizer: string;
   optimizerOptions: RegistryOptions;
   epochs: number;
   batchSize: number;
   seed: number;
-  /** Warm-up epochs of the linear-decay schedule (0: constant learning rate). */
+  /** Warm-up epochs before the decay (default 0). */
   warmupEpochs?: number;
   /** Decay after warm-up (default linear to 0 over the run, as the reference). */
   decay?: DecayKind;
@@ -34,23 +43,59 @@ export interface RunConfig {
   onBatch?: (epoch: number, batch: number, loss: number) => void;
   /** Called after every epoch. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Save a checkpoint to this directory after every epoch. */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in `checkpointDir` when there is one. */
+  resume?: boolean;
 }
 
 /** The result of a run. */
 export interface RunResult {
+  model: string;
+  dataset: string;
   optimizer: string;
   learningRate: number;
+  optimizerOptions: RegistryOptions;
+  task: ExperimentModel['task'];
   epochs: EpochRecord[];
   skippedSteps: number;
+  /** Epoch the run resumed after (0 when it started fresh). */
+  resumedAfter: number;
 }
 
-/** Trains the paper's autoencoder (MSE reconstruction) on `data` and returns its history. */
-export async function trainAutoencoder(data: Dataset, config: RunConfig): Promise<RunResult> {
-  const pixels = data.height * data.width * data.channels;
+/** The settings a checkpoint must match to be resumed. */
+function identity(data: Dataset, config: RunConfig, model: string) {
+  return {
+    model,
+    dataset: data.name,
+    trainCount: data.train.count,
+    optimizer: config.optimizer,
+    optimizerOptions: JSON.parse(JSON.stringify(config.optimizerOptions)) as unknown,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    seed: config.seed,
+    warmupEpochs: config.warmupEpochs ?? 0,
+    decay: config.decay ?? 'linear',
+  };
+}
+
+/** Trains `config.model` on `data` and returns its history. */
+export async function runTraining(data: Dataset, config: RunConfig): Promise<RunResult> {
+  const modelName = config.model ?? 'autoencoder';
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) {
+    throw new Error(`runTraining: batchSize must be a positive integer, got ${config.batchSize}`);
+  }
+  if (!Number.isInteger(config.epochs) || config.epochs < 1) {
+    throw new Error(`runTraining: epochs must be a positive integer, got ${config.epochs}`);
+  }
+  const warmup = config.warmupEpochs ?? 0;
+  if (!(warmup >= 0 && warmup < config.epochs)) {
     throw new Error(
-      `trainAutoencoder: batchSize must be a positive integer, got ${config.batchSize}`,
+      `runTraining: warm-up epochs (${warmup}) must be in [0, epochs = ${config.epochs})`,
     );
+  }
+  if (config.resume && config.checkpointDir == null) {
+    throw new Error('runTraining: resume needs a checkpoint directory');
   }
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   const schedule = warmupDecaySchedule({
@@ -59,76 +104,131 @@ export async function trainAutoencoder(data: Dataset, config: RunConfig): Promis
     warmupSteps: stepsPerEpoch * (config.warmupEpochs ?? 0),
     decay: config.decay ?? 'linear',
   });
-  const model = createAutoencoder(pixels);
+  const { model, task, input } = createModel(modelName, data);
   initializeLikePyTorch(model, config.seed);
-  let optimizer: tf.Optimizer | null = null;
-  const xTrain = tf.tensor2d(data.train.images, [data.train.count, pixels]);
-  const xTest = tf.tensor2d(data.test.images, [data.test.count, pixels]);
+  const shape = (count: number) =>
+    input === 'flat'
+      ? [count, data.height * data.width * data.channels]
+      : [count, data.height, data.width, data.channels];
+  const xTrain = tf.tensor(data.train.images, shape(data.train.count));
+  const xTest = tf.tensor(data.test.images, shape(data.test.count));
+  const labels = (set: Dataset['train']) =>
+    tf.tidy(() => tf.oneHot(tf.tensor1d(set.labels, 'int32'), data.classes).toFloat());
+  const yTrain = task === 'classification' ? labels(data.train) : xTrain;
+  const yTest = task === 'classification' ? labels(data.test) : xTest;
   const epochs: EpochRecord[] = [];
-  let seconds = 0;
+  const settings = identity(data, config, modelName);
+  let optimizer: tf.Optimizer | null = null;
   try {
     const opt = createOptimizer(config.optimizer, model, config.optimizerOptions);
     optimizer = opt;
-    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
-      const order = seededPermutation(data.train.count, config.seed * 1000 + epoch);
-      const shuffled = tf.tidy(() => tf.gather(xTrain, tf.tensor1d(order, 'int32')));
+    model.compile({
+      optimizer: opt,
+      loss: task === 'classification' ? 'categoricalCrossentropy' : 'meanSquaredError',
+      metrics: task === 'classification' ? ['accuracy'] : [],
+    });
+    let resumedAfter = 0;
+    if (config.resume && hasCheckpoint(config.checkpointDir!)) {
+      const checkpoint = loadCheckpoint(config.checkpointDir!);
+      try {
+        const saved = JSON.stringify(checkpoint.meta.settings);
+        if (saved !== JSON.stringify(settings)) {
+          throw new Error(
+            `The checkpoint in ${config.checkpointDir} is of another run: saved ${saved}, ` +
+              `requested ${JSON.stringify(settings)}`,
+          );
+        }
+        model.setWeights(checkpoint.modelWeights);
+        await opt.setWeights(checkpoint.optimizerWeights);
+        epochs.push(...(checkpoint.meta.epochs as EpochRecord[]));
+        resumedAfter = epochs.length;
+      } finally {
+        tf.dispose([
+          ...checkpoint.modelWeights,
+          ...checkpoint.optimizerWeights.map((w) => w.tensor),
+        ]);
+      }
+    }
+    let seconds = epochs.at(-1)?.seconds ?? 0;
+    for (let epoch = resumedAfter + 1; epoch <= config.epochs; epoch++) {
+      const order = tf.tensor1d(
+        seededPermutation(data.train.count, config.seed * 1000 + epoch),
+        'int32',
+      );
+      const x = tf.gather(xTrain, order);
+      const y = task === 'classification' ? tf.gather(yTrain, order) : x;
+      order.dispose();
       const start = performance.now();
-      const history = await model.fit(shuffled, shuffled, {
-        batchSize: config.batchSize,
-        epochs: 1,
-        shuffle: false,
-        verbose: 0,
-        callbacks: {
-          onBatchBegin: async (batch) => {
-            setLearningRate(opt, schedule((epoch - 1) * stepsPerEpoch + batch));
+      let history: tf.History;
+      try {
+        history = await model.fit(x, y, {
+          batchSize: config.batchSize,
+          epochs: 1,
+          shuffle: false,
+          verbose: 0,
+          callbacks: {
+            onBatchBegin: async (batch) => {
+              setLearningRate(opt, schedule((epoch - 1) * stepsPerEpoch + batch));
+            },
+            onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
           },
-          onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
-        },
-      });
+        });
+      } finally {
+        x.dispose();
+        if (y !== x) y.dispose();
+      }
       seconds += (performance.now() - start) / 1000;
-      shuffled.dispose();
-      const testLoss = tf.tidy(
-        () => model.evaluate(xTest, xTest, { batchSize: 1000 }) as tf.Scalar,
+      const evaluation = model.evaluate(xTest, yTest, { batchSize: 500 });
+      const [testLoss, testAccuracy] = await Promise.all(
+        (Array.isArray(evaluation) ? evaluation : [evaluation]).map(async (t) => {
+          const v = (await t.data())[0]!;
+          t.dispose();
+          return v;
+        }),
       );
       const record: EpochRecord = {
         epoch,
         trainLoss: history.history.loss![0] as number,
-        testLoss: (await testLoss.data())[0]!,
+        testLoss: testLoss!,
         seconds,
       };
-      testLoss.dispose();
+      if (task === 'classification') {
+        const acc = history.history.acc ?? history.history.accuracy;
+        record.trainAccuracy = acc?.[0] as number;
+        record.testAccuracy = testAccuracy;
+      }
       epochs.push(record);
       config.onEpoch?.(record);
+      if (config.checkpointDir != null) {
+        const optimizerWeights = await opt.getWeights();
+        try {
+          await saveCheckpoint(
+            config.checkpointDir,
+            { settings, epochs },
+            model.getWeights(),
+            optimizerWeights,
+          );
+        } finally {
+          disposeIterationCounters(optimizerWeights);
+        }
+      }
     }
     return {
+      model: modelName,
+      dataset: data.name,
       optimizer: config.optimizer,
       learningRate: config.optimizerOptions.learningRate,
+      optimizerOptions: config.optimizerOptions,
+      task,
       epochs,
       skippedSteps: (opt as { skippedSteps?: number }).skippedSteps ?? 0,
+      resumedAfter,
     };
   } finally {
-    xTrain.dispose();
-    xTest.dispose();
+    tf.dispose([xTrain, xTest]);
+    if (yTrain !== xTrain) yTrain.dispose();
+    if (yTest !== xTest) yTest.dispose();
     model.dispose();
     optimizer?.dispose();
   }
-}
-
-/**
- * Seeded initialisation with PyTorch's `nn.Linear` default (what the reference runs use):
- * kernel and bias uniform in `+-1/sqrt(fanIn)`. Same seed, same weights for every optimizer.
- */
-export function initializeLikePyTorch(model: tf.LayersModel, seed: number): void {
-  tf.tidy(() => {
-    const weights = model.getWeights();
-    let fanIn = 1;
-    model.setWeights(
-      weights.map((w, i) => {
-        if (w.shape.length >= 2) fanIn = w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-        const bound = 1 / Math.sqrt(fanIn);
-        return tf.randomUniform(w.shape, -bound, bound, 'float32', seed * 7919 + i);
-      }),
-    );
-  });
 }

@@ -47,3 +47,12 @@ export function gradientEntries(input: GradientInput): GradientEntry[] {
     return { name, variable, gradient };
   });
 }
+
+/**
+ * Releases the step counters in a `getWeights()` result: tfjs optimizers create the `iter`
+ * tensor afresh on every call (our wrappers also return the base's as `base/iter`), while every
+ * other entry is live optimizer state that must not be disposed.
+ */
+export function disposeIterationCounters(weights: NamedTensor[]): void {
+  for (const w of weights) if (w.name === 'iter' || w.name.endsWith('/iter')) w.tensor.dispose();
+}

@@ -1,0 +1,178 @@
+/**
+ * Reports of `compare` and `sweep`: a directory with `summary.md` (settings, the exact command,
+ * final metrics, epochs and wall time to reach a target as in the paper's Fig. 5 inset),
+ * `results.json` (every epoch record) and SVG plots of test loss (and accuracy) against epochs
+ * and against wall-clock time, rendered with Vega-Lite.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { EpochRecord, RunResult } from './train-run.js';
+
+/** A run with the label it is reported under (e.g. `eva` or `eva lr=0.1`). */
+export interface LabelledRun {
+  label: string;
+  result: RunResult;
+}
+
+/** Settings shown at the top of a report. */
+export interface ReportSettings {
+  title: string;
+  /** The command line that produced the report. */
+  command: string;
+  /** Free-form `key: value` lines (backend, dataset sizes, schedule, ...). */
+  details: Record<string, string | number>;
+  /** Target test loss (reconstruction) or accuracy (classification); default: see {@link defaultTarget}. */
+  target?: number;
+}
+
+/** Whether the runs are classifiers (reported by accuracy). */
+const isClassification = (runs: LabelledRun[]) => runs[0]?.result.task === 'classification';
+
+/**
+ * The default target: the level every run reaches, i.e. the worst of the runs' best test
+ * losses (or, for classifiers, the lowest of their best test accuracies).
+ */
+export function defaultTarget(runs: LabelledRun[]): number {
+  if (isClassification(runs)) {
+    return Math.min(
+      ...runs.map((r) => Math.max(...r.result.epochs.map((e) => e.testAccuracy ?? 0))),
+    );
+  }
+  return Math.max(...runs.map((r) => Math.min(...r.result.epochs.map((e) => e.testLoss))));
+}
+
+/** The first epoch record that reaches `target`, or undefined. */
+export function firstReaching(
+  epochs: EpochRecord[],
+  target: number,
+  classification: boolean,
+): EpochRecord | undefined {
+  return epochs.find((e) =>
+    classification ? (e.testAccuracy ?? 0) >= target : e.testLoss <= target,
+  );
+}
+
+async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function lineChart(
+  rows: Array<Record<string, string | number>>,
+  x: { field: string; title: string },
+  y: { field: string; title: string; log: boolean },
+  title: string,
+): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 480,
+    height: 300,
+    data: { values: rows },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: x.field, type: 'quantitative', title: x.title },
+      y: {
+        field: y.field,
+        type: 'quantitative',
+        title: y.title,
+        scale: y.log ? { type: 'log' } : { zero: false },
+      },
+      color: { field: 'run', type: 'nominal', title: 'optimizer' },
+    },
+  };
+}
+
+const fixed = (v: number | undefined, digits = 5) =>
+  v == null || !Number.isFinite(v) ? '-' : v.toFixed(digits);
+
+/** Writes the report for `runs` into `dir`; returns the Markdown summary. */
+export async function writeReport(
+  dir: string,
+  runs: LabelledRun[],
+  settings: ReportSettings,
+): Promise<string> {
+  if (runs.length === 0) throw new Error('writeReport: no runs to report');
+  mkdirSync(dir, { recursive: true });
+  const classification = isClassification(runs);
+  const target = settings.target ?? defaultTarget(runs);
+  const rows = runs.flatMap(({ label, result }) =>
+    result.epochs.map((e) => ({
+      run: label,
+      epoch: e.epoch,
+      seconds: e.seconds,
+      trainLoss: e.trainLoss,
+      testLoss: e.testLoss,
+      ...(classification ? { testAccuracy: e.testAccuracy ?? 0 } : {}),
+    })),
+  );
+  const axes = {
+    epoch: { field: 'epoch', title: 'epoch' },
+    seconds: { field: 'seconds', title: 'training time (s)' },
+  };
+  const plots: Array<[keyof typeof axes, string, string, boolean]> = [
+    ['epoch', 'testLoss', 'test loss', true],
+    ['seconds', 'testLoss', 'test loss', true],
+    ['epoch', 'trainLoss', 'train loss', true],
+    ...(classification
+      ? ([
+          ['epoch', 'testAccuracy', 'test accuracy', false],
+          ['seconds', 'testAccuracy', 'test accuracy', false],
+        ] as Array<[keyof typeof axes, string, string, boolean]>)
+      : []),
+  ];
+  const charts: Array<[string, TopLevelSpec]> = plots.map(([x, field, title, log]) => [
+    `${title.replace(' ', '-')}-vs-${x === 'epoch' ? 'epoch' : 'time'}.svg`,
+    lineChart(rows, axes[x], { field, title, log }, `${title} against ${axes[x].title}`),
+  ]);
+  for (const [file, spec] of charts) writeFileSync(join(dir, file), await renderSvg(spec));
+  const reference = runs.find((r) => r.result.optimizer === 'sgd') ?? runs[0]!;
+  const perStep = (r: LabelledRun) => r.result.epochs.at(-1)!.seconds / r.result.epochs.length;
+  const metric = classification ? 'test accuracy' : 'test loss';
+  const lines = [
+    `# ${settings.title}`,
+    '',
+    'Command:',
+    '',
+    '```sh',
+    settings.command,
+    '```',
+    '',
+    ...Object.entries(settings.details).map(([k, v]) => `- ${k}: ${v}`),
+    `- target ${metric}: ${fixed(target)}${settings.target == null ? ' (default: the level every run reaches)' : ''}`,
+    '',
+    `| run | lr | final train loss | final test loss |${classification ? ' final test acc |' : ''} best ${metric} | training s | s/epoch vs ${reference.label} | epochs to target | seconds to target | skipped steps |`,
+    `|---|---|---|---|${classification ? '---|' : ''}---|---|---|---|---|---|`,
+  ];
+  for (const run of runs) {
+    const epochs = run.result.epochs;
+    const last = epochs.at(-1)!;
+    const best = classification
+      ? Math.max(...epochs.map((e) => e.testAccuracy ?? 0))
+      : Math.min(...epochs.map((e) => e.testLoss));
+    const reached = firstReaching(epochs, target, classification);
+    lines.push(
+      `| ${run.label} | ${run.result.learningRate} | ${fixed(last.trainLoss)} | ${fixed(last.testLoss)} |` +
+        (classification ? ` ${fixed(last.testAccuracy, 4)} |` : '') +
+        ` ${fixed(best)} | ${last.seconds.toFixed(1)} | ${(perStep(run) / perStep(reference)).toFixed(2)} |` +
+        ` ${reached?.epoch ?? 'not reached'} | ${reached ? reached.seconds.toFixed(1) : '-'} | ${run.result.skippedSteps} |`,
+    );
+  }
+  lines.push('', 'Options of each run (registry names):', '');
+  for (const run of runs)
+    lines.push(`- ${run.label}: \`${JSON.stringify(run.result.optimizerOptions)}\``);
+  lines.push('', ...charts.map(([file]) => `![${file}](${file})`), '');
+  const summary = lines.join('\n');
+  writeFileSync(join(dir, 'summary.md'), summary);
+  writeFileSync(
+    join(dir, 'results.json'),
+    JSON.stringify({ settings: { ...settings, target }, runs }, null, 1),
+  );
+  return summary;
+}
