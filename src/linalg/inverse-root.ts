@@ -10,6 +10,7 @@
  * the result stays finite.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { frobenius } from './norms.js';
 import { EigenvalueDecomposition } from 'ml-matrix';
 import { symmetricFromTensor, tensorFromMatrix } from './host-matrix.js';
 import type { LinalgMethod } from './spd-inverse.js';
@@ -62,7 +63,7 @@ export function largestEigenvalue(matrix: tf.Tensor2D, iterations = 100): tf.Sca
     for (let k = 0; k < iterations; k++) {
       const w = tf.matMul(matrix, v);
       lambda = tf.sum(tf.mul(v, w)) as tf.Scalar;
-      const norm = tf.norm(w);
+      const norm = frobenius(w);
       v = tf.div(w, tf.maximum(norm, 1e-30)) as tf.Tensor2D;
     }
     return tf.maximum(lambda, 0) as tf.Scalar;
@@ -101,7 +102,7 @@ export function inverseRootNewton(
       const lambdaMax = largestEigenvalue(sym as tf.Tensor2D, options.powerIterations);
       const ridge = tf.maximum(tf.mul(lambdaMax, ridgeEpsilon), MIN_RIDGE);
       const a = tf.add(sym, tf.mul(eye, ridge));
-      const z = tf.div((1 + p) / 2, tf.norm(a));
+      const z = tf.div((1 + p) / 2, frobenius(a));
       return [tf.mul(eye, tf.pow(z, 1 / p)), tf.mul(a, z)] as [tf.Tensor2D, tf.Tensor2D];
     });
     const errorOf = (mm: tf.Tensor2D) => {

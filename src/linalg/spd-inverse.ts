@@ -10,6 +10,7 @@
  * `bench/linalg.ts` compares them at d = 128, 512, 1001.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { frobenius } from './norms.js';
 import { EigenvalueDecomposition } from 'ml-matrix';
 import { choleskyLower, lowerTriangularInverse } from './cholesky.js';
 import { symmetricFromTensor, tensorFromMatrix } from './host-matrix.js';
@@ -84,7 +85,7 @@ export function dampedInverseNewton(
     const eye = tf.eye(n);
     const sym = tf.div(tf.add(matrix, tf.transpose(matrix)), 2);
     const a = tf.add(sym, tf.mul(eye, damping)) as tf.Tensor2D;
-    let x = tf.div(eye, tf.norm(a)) as tf.Tensor2D;
+    let x = tf.div(eye, frobenius(a)) as tf.Tensor2D;
     const twoEye = tf.mul(eye, 2);
     for (let k = 0; k < iterations; k++) {
       const next = tf.matMul(x, tf.sub(twoEye, tf.matMul(a, x))) as tf.Tensor2D;

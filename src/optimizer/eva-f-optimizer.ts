@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { CapturedLayer, CapturedStatistics } from '../capture/model-capture.js';
-import { evaFApply, evaFStatistics } from '../preconditioners/eva-f.js';
+import { evaFApply, evaFStatistics, evaFTerms } from '../preconditioners/eva-f.js';
+import { klNormalizationScale } from '../preconditioners/kl-clip.js';
 import {
   checkBoolean,
   constantOrNull,
@@ -17,6 +18,8 @@ import {
 } from './hyperparameter.js';
 import { augmentedIn, StateSlots } from './state-slots.js';
 import {
+  layerGradient,
+  layerUpdates,
   PRECONDITIONED_OPTION_NAMES,
   PreconditionedOptimizer,
   type LayerGradients,
@@ -101,10 +104,20 @@ export class EvaF extends PreconditionedOptimizer<EvaFStep> {
     layers: LayerGradients[],
     { damping }: EvaFStep,
   ): Map<string, tf.Tensor> {
-    const items = this.preconditionEach(layers, (gt, layer) =>
-      evaFApply(gt, this.state.get('a', layer) as tf.Tensor1D, damping, this.divideByDamping),
+    const prepared = layers.map((gradients) => {
+      const grad = layerGradient(gradients);
+      const a = this.state.get('a', gradients.layer) as tf.Tensor1D;
+      return { gradients, grad, a, terms: evaFTerms(grad, a, damping, this.divideByDamping) };
+    });
+    const scale = this.klNormalize
+      ? klNormalizationScale(tf.addN(prepared.map((p) => p.terms.klSize)) as tf.Scalar)
+      : tf.scalar(1);
+    return layerUpdates(
+      prepared.map((p) => ({
+        gradients: p.gradients,
+        out: evaFApply(p.grad, p.a, p.terms, damping, this.divideByDamping, scale),
+      })),
     );
-    return this.normalizedUpdates(items, this.klNormalize);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

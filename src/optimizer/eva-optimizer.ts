@@ -12,7 +12,6 @@ import {
   evaStatistics,
   evaTerms,
   type EvaTerms,
-  type LayerGradient,
 } from '../preconditioners/eva.js';
 import { klClipScale } from '../preconditioners/kl-clip.js';
 import { augmentedIn, StateSlots } from './state-slots.js';
@@ -27,6 +26,8 @@ import {
   type Hyperparameter,
 } from './hyperparameter.js';
 import {
+  layerGradient,
+  layerUpdates,
   PRECONDITIONED_OPTION_NAMES,
   PreconditionedOptimizer,
   type LayerGradients,
@@ -140,14 +141,11 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
     layers: LayerGradients[],
     { damping, klClip }: EvaStep,
   ): Map<string, tf.Tensor> {
-    const prepared = layers.map(({ layer, kernel, bias }) => {
-      const grad: LayerGradient = {
-        kernel: tf.reshape(kernel.gradient, [layer.geometry.inFeatures, -1]) as tf.Tensor2D,
-        bias: bias ? (bias.gradient as tf.Tensor1D) : null,
-      };
-      const a = this.state.get('a', layer) as tf.Tensor1D;
-      const g = this.state.get('g', layer) as tf.Tensor1D;
-      return { kernel, bias, grad, a, g, terms: evaTerms(grad, a, g, damping) };
+    const prepared = layers.map((gradients) => {
+      const grad = layerGradient(gradients);
+      const a = this.state.get('a', gradients.layer) as tf.Tensor1D;
+      const g = this.state.get('g', gradients.layer) as tf.Tensor1D;
+      return { gradients, grad, a, g, terms: evaTerms(grad, a, g, damping) };
     });
     const sum = (f: (t: EvaTerms) => tf.Scalar) =>
       tf.addN(prepared.map((p) => f(p.terms))) as tf.Scalar;
@@ -160,13 +158,12 @@ export class Eva extends PreconditionedOptimizer<EvaStep> {
       klClip == null ? 0 : this.learningRate,
       klClip,
     );
-    const result = new Map<string, tf.Tensor>();
-    for (const p of prepared) {
-      const out = evaApply(p.grad, p.a, p.g, p.terms, damping, scale);
-      result.set(p.kernel.name, tf.reshape(out.kernel, p.kernel.variable.shape));
-      if (p.bias != null && out.bias != null) result.set(p.bias.name, out.bias);
-    }
-    return result;
+    return layerUpdates(
+      prepared.map((p) => ({
+        gradients: p.gradients,
+        out: evaApply(p.grad, p.a, p.g, p.terms, damping, scale),
+      })),
+    );
   }
 
   override getConfig(): tf.serialization.ConfigDict {

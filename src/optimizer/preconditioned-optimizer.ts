@@ -16,6 +16,7 @@ import type { LayerFilter, LinearLayerInternals } from '../capture/layer-geometr
 import type { GradientEntry } from './gradients.js';
 import { layerMatrix, splitLayerMatrix } from '../preconditioners/layer-matrix.js';
 import { klNormalizationScale } from '../preconditioners/kl-clip.js';
+import type { LayerGradient } from '../preconditioners/eva.js';
 import { checkNumber, positiveInteger } from './hyperparameter.js';
 import {
   WRAPPING_OPTION_NAMES,
@@ -48,6 +49,26 @@ export interface LayerGradients {
   readonly layer: CapturedLayer;
   readonly kernel: GradientEntry;
   readonly bias: GradientEntry | null;
+}
+
+/** A layer's gradients as the vectorized preconditioners take them: kernel `[in, out]` and bias. */
+export function layerGradient({ layer, kernel, bias }: LayerGradients): LayerGradient {
+  return {
+    kernel: tf.reshape(kernel.gradient, [layer.geometry.inFeatures, -1]) as tf.Tensor2D,
+    bias: bias ? (bias.gradient as tf.Tensor1D) : null,
+  };
+}
+
+/** The update map from per-layer results in kernel `[in, out]` / bias form (call in a tidy). */
+export function layerUpdates(
+  items: Array<{ gradients: LayerGradients; out: LayerGradient }>,
+): Map<string, tf.Tensor> {
+  const result = new Map<string, tf.Tensor>();
+  for (const { gradients, out } of items) {
+    result.set(gradients.kernel.name, tf.reshape(out.kernel, gradients.kernel.variable.shape));
+    if (gradients.bias != null && out.bias != null) result.set(gradients.bias.name, out.bias);
+  }
+  return result;
 }
 
 /** A layer's gradient matrix and its preconditioned counterpart, both `[in (+1), out]`. */

@@ -204,12 +204,16 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
       this.updateState(decayed, hyperparameters);
       const updates = tf.tidy(() => {
         const transformed = this.transformGradients(decayed, hyperparameters);
+        // One variable at a time: its transformed direction is released as soon as the
+        // decayed update exists, which keeps the step's peak memory down.
         return decayed.map(({ name, variable, gradient }) => {
-          const direction = transformed.get(name) ?? gradient;
-          const tensor =
-            weightDecay > 0 && !decayFirst
-              ? decay(direction, variable, weightDecay)
-              : tf.clone(direction);
+          const direction = transformed.get(name);
+          const fresh = direction != null && direction !== gradient;
+          if (!(weightDecay > 0 && !decayFirst)) {
+            return { name, tensor: fresh ? direction : tf.clone(direction ?? gradient) };
+          }
+          const tensor = decay(direction ?? gradient, variable, weightDecay);
+          if (fresh) direction.dispose();
           return { name, tensor };
         });
       });

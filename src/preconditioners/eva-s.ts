@@ -7,6 +7,7 @@
  * the outer product has the size of `G`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { frobenius } from '../linalg/norms.js';
 
 /** The per-axis means of `g` (call inside a tidy). */
 export function axisMeans(g: tf.Tensor): tf.Tensor1D[] {
@@ -49,5 +50,5 @@ export function evaSDirection(g: tf.Tensor, vectors: tf.Tensor1D[], damping: num
 
 /** `p * |g| / (|p| + 1e-16)`: the direction of `p` with the step length of `g` (in a tidy). */
 export function graftToNorm(p: tf.Tensor, g: tf.Tensor): tf.Tensor {
-  return tf.mul(p, tf.div(tf.norm(g), tf.add(tf.norm(p), 1e-16)));
+  return tf.mul(p, tf.div(frobenius(g), tf.add(frobenius(p), 1e-16)));
 }

@@ -42,7 +42,7 @@ export interface EvaTerms {
  * Splits `a` into its kernel part and, when the layer's bias gradient is present, its bias
  * element (a layer without a trainable bias uses the kernel part only).
  */
-function splitActivation(
+export function splitActivation(
   a: tf.Tensor1D,
   grad: LayerGradient,
 ): { weight: tf.Tensor1D; bias: tf.Scalar | null } {
