@@ -1,7 +1,8 @@
 /**
  * The fast kernel overrides give the same results as independent references: wasm BatchMatMul
- * with every transpose flag against the cpu backend, and Conv2DBackpropFilter (added to wasm,
- * replacing cpu's naive loop) against an explicit float64 sum, across strides and paddings.
+ * with every transpose flag against the cpu backend, Conv2DBackpropFilter (added to wasm,
+ * replacing cpu's naive loop) against an explicit float64 sum, and the depthwise gradients
+ * added to wasm against cpu's own kernels, across strides, paddings and multipliers.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -126,3 +127,38 @@ test('wasm BatchMatMul with transpose flags equals the cpu result', async () => 
     assertClose(results[1]!, results[0]!, 1e-5, `${aShape} x ${bShape} ${ta} ${tb}`);
   }
 });
+
+for (const [padding, stride, dilation, filterShape] of [
+  ['same', 1, 1, [3, 3, 3, 1]],
+  ['same', 2, 1, [3, 3, 3, 2]],
+  ['valid', 2, 1, [2, 3, 3, 3]],
+  ['same', 3, 1, [2, 2, 3, 4]],
+  // tfjs has no gradient for dilated depthwise convolutions, so dilation stays 1 here.
+] as const) {
+  test(`wasm depthwise conv gradients (added kernels) match cpu's (${padding}, stride ${stride}, dilation ${dilation}, filter ${filterShape})`, async () => {
+    enableFastKernels();
+    const xv = randomValues(2 * 7 * 8 * 3, 80);
+    const wv = randomValues(
+      filterShape.reduce((a, b) => a * b, 1),
+      81,
+    );
+    const grads = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(xv, [2, 7, 8, 3]);
+      const w = tf.tensor4d(wv, [...filterShape]);
+      const before = tf.memory().numTensors;
+      const f = (a: tf.Tensor4D, b: tf.Tensor4D) =>
+        tf.sum(tf.square(tf.depthwiseConv2d(a, b, stride, padding, 'NHWC', dilation)));
+      const [dx, dw] = tf.grads(f)([x, w]);
+      const out = { dx: Array.from(dx!.dataSync()), dw: Array.from(dw!.dataSync()) };
+      tf.dispose([dx!, dw!]);
+      assert.equal(tf.memory().numTensors, before, `${backend}: no leaked intermediates`);
+      tf.dispose([x, w]);
+      return out;
+    };
+    const reference = await grads('cpu');
+    const fast = await grads('wasm');
+    assertClose(fast.dw, reference.dw, 1e-4, 'dW');
+    assertClose(fast.dx, reference.dx, 1e-4, 'dx');
+  });
+}

@@ -170,10 +170,216 @@ function conv2dBackpropFilter(backendName: string): Override {
   };
 }
 
+interface DepthwiseAttrs {
+  strides: number | [number, number];
+  dilations: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Runs kernels on one backend and releases every intermediate result at the end. */
+function kernelRunner(backendName: string, backend: DisposableBackend) {
+  const temporaries: TensorInfo[] = [];
+  return {
+    run(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) {
+      const out = callKernel(name, backendName, inputs, attrs, backend);
+      temporaries.push(out);
+      return out;
+    },
+    /** The final result: not released. */
+    last(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) {
+      return callKernel(name, backendName, inputs, attrs, backend);
+    },
+    release() {
+      for (const t of temporaries) backend.disposeData(t.dataId);
+    },
+  };
+}
+
+function depthwiseInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: DepthwiseAttrs,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+}
+
+/**
+ * `DepthwiseConv2dNativeBackpropFilter` (missing on wasm) as one depthwise convolution: with
+ * the (channel, sample) pairs on the channel axis of a single image,
+ * `dW[i, j, c, m] = sum_{n,p,q} xpad[n, p*s + i*d, q*s + j*d, c] dy[n, p, q, c*M + m]` is a
+ * depthwise convolution of that image with `dy` as filter (multiplier M), stride d and dilation
+ * s, followed by a sum over samples.
+ */
+const wasmDepthwiseBackpropFilter: Override = {
+  kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+  backendName: 'wasm',
+  provide: (backendName) => (args) => {
+    const { inputs, attrs, backend } = args as unknown as {
+      inputs: { x: TensorInfo; dy: TensorInfo };
+      attrs: DepthwiseAttrs & { filterShape: [number, number, number, number] };
+      backend: DisposableBackend;
+    };
+    const [n, , , c] = inputs.x.shape as [number, number, number, number];
+    const [kh, kw, , m] = attrs.filterShape;
+    const info = depthwiseInfo(inputs.x.shape, attrs.filterShape, attrs);
+    const k = kernelRunner(backendName, backend);
+    try {
+      const { top, bottom, left, right } = info.padInfo;
+      const padded = k.run(
+        'PadV2',
+        { x: inputs.x },
+        {
+          paddings: [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
+      const [, hp, wp] = padded.shape;
+      const image = k.run(
+        'Reshape',
+        { x: k.run('Transpose', { x: padded }, { perm: [1, 2, 3, 0] }) },
+        { shape: [1, hp, wp, c * n] },
+      );
+      const dy5 = k.run(
+        'Reshape',
+        { x: inputs.dy },
+        { shape: [n, info.outHeight, info.outWidth, c, m] },
+      );
+      const filter = k.run(
+        'Reshape',
+        { x: k.run('Transpose', { x: dy5 }, { perm: [1, 2, 3, 0, 4] }) },
+        { shape: [info.outHeight, info.outWidth, c * n, m] },
+      );
+      const sums = k.run(
+        'DepthwiseConv2dNative',
+        { x: image, filter },
+        {
+          strides: [info.dilationHeight, info.dilationWidth],
+          pad: 'valid',
+          dilations: [info.strideHeight, info.strideWidth],
+        },
+      );
+      const window = k.run(
+        'Slice',
+        { x: sums },
+        { begin: [0, 0, 0, 0], size: [1, kh, kw, c * n * m] },
+      );
+      const perSample = k.run('Reshape', { x: window }, { shape: [kh, kw, c, n, m] });
+      return k.last('Sum', { x: perSample }, { axis: [3], keepDims: false });
+    } finally {
+      k.release();
+    }
+  },
+};
+
+/**
+ * `DepthwiseConv2dNativeBackpropInput` (missing on wasm): `dy` with zeros inserted between its
+ * positions (stride), padded for a full correlation, convolved depthwise with the flipped
+ * filter (one output channel per (channel, multiplier) pair), summed over the multiplier and
+ * cropped to the input.
+ */
+const wasmDepthwiseBackpropInput: Override = {
+  kernelName: 'DepthwiseConv2dNativeBackpropInput',
+  backendName: 'wasm',
+  provide: (backendName) => (args) => {
+    const { inputs, attrs, backend } = args as unknown as {
+      inputs: { dy: TensorInfo; filter: TensorInfo };
+      attrs: DepthwiseAttrs & { inputShape: [number, number, number, number] };
+      backend: DisposableBackend;
+    };
+    const [n, h, w, c] = attrs.inputShape;
+    const [kh, kw, , m] = inputs.filter.shape as [number, number, number, number];
+    const info = depthwiseInfo(attrs.inputShape, inputs.filter.shape, attrs);
+    const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+    const { outHeight: oh, outWidth: ow } = info;
+    const { top, bottom, left, right } = info.padInfo;
+    const k = kernelRunner(backendName, backend);
+    try {
+      // Zero insertion: [n, oh, 1, ow, 1, c*m] padded to [n, oh, sh, ow, sw, c*m].
+      let dilated = inputs.dy;
+      if (sh > 1 || sw > 1) {
+        const spread = k.run(
+          'PadV2',
+          { x: k.run('Reshape', { x: inputs.dy }, { shape: [n, oh, 1, ow, 1, c * m] }) },
+          {
+            paddings: [
+              [0, 0],
+              [0, 0],
+              [0, sh - 1],
+              [0, 0],
+              [0, sw - 1],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        );
+        dilated = k.run(
+          'Slice',
+          { x: k.run('Reshape', { x: spread }, { shape: [n, oh * sh, ow * sw, c * m] }) },
+          { begin: [0, 0, 0, 0], size: [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c * m] },
+        );
+      }
+      const reachH = dh * (kh - 1);
+      const reachW = dw * (kw - 1);
+      const paddedHeight = h + top + bottom;
+      const paddedWidth = w + left + right;
+      const extraH = Math.max(0, paddedHeight - ((oh - 1) * sh + 1 + reachH));
+      const extraW = Math.max(0, paddedWidth - ((ow - 1) * sw + 1 + reachW));
+      const full = k.run(
+        'PadV2',
+        { x: dilated },
+        {
+          paddings: [
+            [0, 0],
+            [reachH, reachH + extraH],
+            [reachW, reachW + extraW],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
+      const flipped = k.run(
+        'Reshape',
+        { x: k.run('Reverse', { x: inputs.filter }, { dims: [0, 1] }) },
+        { shape: [kh, kw, c * m, 1] },
+      );
+      const correlated = k.run(
+        'DepthwiseConv2dNative',
+        { x: full, filter: flipped },
+        { strides: [1, 1], pad: 'valid', dilations: [dh, dw] },
+      );
+      const cropped = k.run(
+        'Slice',
+        { x: correlated },
+        { begin: [0, top, left, 0], size: [n, h, w, c * m] },
+      );
+      const perMultiplier = k.run('Reshape', { x: cropped }, { shape: [n, h, w, c, m] });
+      return k.last('Sum', { x: perMultiplier }, { axis: [4], keepDims: false });
+    } finally {
+      k.release();
+    }
+  },
+};
+
 const OVERRIDES: readonly Override[] = [
   wasmBatchMatMul,
   conv2dBackpropFilter('wasm'),
   conv2dBackpropFilter('cpu'),
+  wasmDepthwiseBackpropFilter,
+  wasmDepthwiseBackpropInput,
 ];
 
 /**
