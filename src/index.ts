@@ -24,7 +24,7 @@ export {
   type NamedTensor,
   type GradientInput,
 } from './optimizer/gradients.js';
-export { enableFastKernels } from './kernels/fast-kernels.js';
+export { enableFastKernels, disableFastKernels } from './kernels/fast-kernels.js';
 export {
   ModelCapture,
   CapturedLayer,

@@ -84,10 +84,10 @@ test('the registry builds by name and lists valid names and options in its error
     'mfac',
   ]);
   const sgd = createOptimizer('sgd', model, { learningRate: 0.1, nesterov: true });
-  assert.ok(sgd instanceof SGD);
+  assert.equal(sgd.getClassName(), SGD.className);
   sgd.dispose();
   const eva = createOptimizer('EVA', model, { learningRate: 0.1, damping: 0.01 });
-  assert.ok(eva instanceof Eva);
+  assert.equal(eva.getClassName(), Eva.className);
   assert.equal((eva as Eva).learningRate, 0.1);
   eva.dispose();
   assert.ok(optimizerOptionNames('eva').includes('klClip'));

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { enableFastKernels } from '../src/index.js';
+import { disableFastKernels, enableFastKernels } from '../src/index.js';
 import { assertClose, randomValues } from './helpers.js';
 
 function filterGradReference(
@@ -40,8 +40,14 @@ function filterGradReference(
   return out;
 }
 
-test('enableFastKernels is idempotent and lists its overrides', () => {
+test('enableFastKernels is idempotent, lists its overrides; disableFastKernels restores', () => {
+  const original = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
   const first = enableFastKernels();
+  assert.deepEqual(enableFastKernels(), first);
+  assert.notEqual(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc, original);
+  assert.deepEqual(disableFastKernels().sort(), [...first].sort());
+  assert.equal(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc, original);
+  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined, 'wasm had none');
   assert.deepEqual(enableFastKernels(), first);
   assert.ok(first.includes('wasm/BatchMatMul'));
   assert.ok(first.includes('wasm/Conv2DBackpropFilter'));
@@ -139,7 +145,7 @@ for (const [padding, stride, dilation, filterShape] of [
     enableFastKernels();
     const xv = randomValues(2 * 7 * 8 * 3, 80);
     const wv = randomValues(
-      filterShape.reduce((a, b) => a * b, 1),
+      (filterShape as readonly number[]).reduce((a, b) => a * b, 1),
       81,
     );
     const grads = async (backend: string) => {
@@ -147,8 +153,19 @@ for (const [padding, stride, dilation, filterShape] of [
       const x = tf.tensor4d(xv, [2, 7, 8, 3]);
       const w = tf.tensor4d(wv, [...filterShape]);
       const before = tf.memory().numTensors;
-      const f = (a: tf.Tensor4D, b: tf.Tensor4D) =>
-        tf.sum(tf.square(tf.depthwiseConv2d(a, b, stride, padding, 'NHWC', dilation)));
+      const f = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(
+          tf.square(
+            tf.depthwiseConv2d(
+              a as tf.Tensor4D,
+              b as tf.Tensor4D,
+              stride,
+              padding,
+              'NHWC',
+              dilation,
+            ),
+          ),
+        );
       const [dx, dw] = tf.grads(f)([x, w]);
       const out = { dx: Array.from(dx!.dataSync()), dw: Array.from(dw!.dataSync()) };
       tf.dispose([dx!, dw!]);

@@ -24,6 +24,13 @@ export interface StatisticFunctions {
   activation(x: tf.Tensor, geometry: LayerGeometry): tf.Tensor;
   /** From the same samples' gradient w.r.t. the pre-activation output (original shape). */
   gradient(dy: tf.Tensor, geometry: LayerGeometry): tf.Tensor;
+  /**
+   * How the gradient statistic scales with the loss normalisation (1 for a mean of `dy`, 2 for
+   * `dy^T dy`, 0 when it does not depend on `dy`): data-parallel training, where each rank's
+   * `dy` carries 1/local batch instead of 1/global batch, divides the averaged statistic by
+   * `ranks^degree` so it equals the single-process statistic of the global batch.
+   */
+  readonly gradientDegree: 0 | 1 | 2;
 }
 
 /** Options of {@link ModelCapture}. */

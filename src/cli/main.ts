@@ -21,6 +21,7 @@ import type { DecayKind } from '../optimizer/schedule.js';
 import { runTraining, type EpochRecord, type RunResult } from '../experiments/train-run.js';
 import { writeReport, type LabelledRun } from '../experiments/report.js';
 import { benchmarkSteps, benchmarkTable } from '../experiments/step-benchmark.js';
+import { MpiCommunicator, type Communicator } from '../distributed/communicator.js';
 import {
   integer,
   klClip,
@@ -31,8 +32,19 @@ import {
   type OptimizerFlags,
 } from './options.js';
 
+/** The data-parallel job this process belongs to (unset: a single process). */
+let communicator: Communicator | undefined;
+/** Whether this process prints and writes (rank 0 of a distributed job, or the only one). */
+const isRoot = () => (communicator?.rank ?? 0) === 0;
+/** console.log on rank 0 only. */
+const say = (text: string) => {
+  if (isRoot()) console.log(text);
+};
+
 /** Options shared by train, compare and sweep. */
 interface RunFlags extends OptimizerFlags {
+  distributed?: boolean;
+  collectiveTimeout: number;
   model: string;
   data: string;
   dataDir?: string;
@@ -107,10 +119,21 @@ function addRunOptions(cmd: Command, defaults: { epochs: number; batchSize: numb
       new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES).default('wasm'),
     )
     .option('--seed <n>', 'seed of data, initialisation and shuffling', number('--seed'), 0)
-    .option('--out <dir>', 'output directory');
+    .option('--out <dir>', 'output directory')
+    .option('--distributed', 'data-parallel over the ranks of an mpirun job (see README)')
+    .option(
+      '--collective-timeout <s>',
+      'distributed: abort the job when a rank waits longer in one collective',
+      number('--collective-timeout'),
+      300,
+    );
 }
 
 async function prepare(flags: RunFlags): Promise<{ data: Dataset; backend: string }> {
+  if (flags.distributed) {
+    communicator = new MpiCommunicator({ collectiveTimeout: flags.collectiveTimeout });
+    process.on('exit', () => communicator?.finalize());
+  }
   const backend = await setupBackend(flags.backend);
   const data = loadDataset(flags.data, {
     dataDir: flags.dataDir,
@@ -134,6 +157,9 @@ function describe(
     epochs: flags.epochs,
     schedule: `${flags.warmupEpochs} warm-up epochs, then ${flags.schedule} decay`,
     'weight decay': flags.weightDecay ?? 0,
+    ...(communicator != null
+      ? { 'data-parallel ranks': `${communicator.size} (global batch ${flags.batchSize})` }
+      : {}),
     seed: flags.seed,
     date: new Date().toISOString(),
   };
@@ -198,7 +224,9 @@ async function trainOne(
     decay: flags.schedule,
     checkpointDir: extra.checkpointDir,
     resume: extra.resume,
+    communicator,
     onBatch: (epoch, _batch, loss) => {
+      if (!isRoot()) return;
       if (!started) {
         started = true;
         progress.start(epoch - 1);
@@ -206,14 +234,13 @@ async function trainOne(
       progress.batch(epoch, loss);
     },
     onEpoch: (record) => {
-      if (extra.log != null)
+      if (extra.log != null && isRoot())
         appendFileSync(extra.log, `${JSON.stringify({ run: label, ...record })}\n`);
     },
   });
-  progress.stop();
-  if (result.resumedAfter > 0)
-    console.log(`  ${label}: resumed after epoch ${result.resumedAfter}`);
-  for (const e of result.epochs) console.log(epochLine(label, e));
+  if (started) progress.stop();
+  if (result.resumedAfter > 0) say(`  ${label}: resumed after epoch ${result.resumedAfter}`);
+  for (const e of result.epochs) say(epochLine(label, e));
   return result;
 }
 
@@ -221,10 +248,12 @@ async function train(flags: RunFlags & { optimizer: string; resume?: boolean }):
   const options = optimizerOptions([flags.optimizer], flags).get(flags.optimizer)!;
   const out = flags.out ?? join('reports', `train-${flags.model}-${flags.data}-${flags.optimizer}`);
   const { data, backend } = await prepare(flags);
-  mkdirSync(out, { recursive: true });
   const log = join(out, 'log.jsonl');
-  if (!flags.resume) rmSync(log, { force: true });
-  console.log(
+  if (isRoot()) {
+    mkdirSync(out, { recursive: true });
+    if (!flags.resume) rmSync(log, { force: true });
+  }
+  say(
     `${flags.optimizer} on ${flags.model}/${data.name}, ${JSON.stringify(options)}; ` +
       `${Object.entries(describe(flags, data, backend))
         .map(([k, v]) => `${k} ${v}`)
@@ -236,7 +265,7 @@ async function train(flags: RunFlags & { optimizer: string; resume?: boolean }):
     log,
   });
   const last = result.epochs.at(-1)!;
-  console.log(
+  say(
     `${flags.optimizer}: final train loss ${last.trainLoss.toFixed(5)}, test loss ${last.testLoss.toFixed(5)}` +
       (last.testAccuracy != null ? `, test accuracy ${last.testAccuracy.toFixed(4)}` : '') +
       `; skipped steps ${result.skippedSteps}; log ${log}, checkpoint ${join(out, 'checkpoint')}`,
@@ -251,6 +280,7 @@ async function report(
   data: Dataset,
   backend: string,
 ): Promise<void> {
+  if (!isRoot()) return;
   const summary = await writeReport(out, runs, {
     title,
     command: command(),
@@ -444,7 +474,10 @@ program
   .action(async (flags) => bench(flags as BenchFlags));
 
 program.parseAsync().catch((e: unknown) => {
-  console.error(`eva-tfjs: ${e instanceof Error ? e.message : String(e)}`);
+  const rank = communicator != null ? ` (rank ${communicator.rank})` : '';
+  console.error(`eva-tfjs${rank}: ${e instanceof Error ? e.message : String(e)}`);
   if (process.env.EVA_DEBUG) console.error(e);
+  // In a distributed job the other ranks would wait forever: end them all.
+  if (communicator != null && communicator.size > 1) communicator.abort(1);
   process.exit(1);
 });

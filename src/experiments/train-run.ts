@@ -13,6 +13,8 @@ import { createModel, type ExperimentModel } from '../models/create-model.js';
 import { initializeLikePyTorch } from '../models/initialize.js';
 import { setLearningRate, warmupDecaySchedule, type DecayKind } from '../optimizer/schedule.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { DataParallel } from '../distributed/data-parallel.js';
+import type { Communicator } from '../distributed/communicator.js';
 
 /** Per-epoch record of a run. */
 export interface EpochRecord {
@@ -47,6 +49,12 @@ export interface RunConfig {
   checkpointDir?: string;
   /** Continue from the checkpoint in `checkpointDir` when there is one. */
   resume?: boolean;
+  /**
+   * Data-parallel training over these ranks: `batchSize` is the global batch, split evenly;
+   * each epoch uses the whole global batches of the seeded permutation; only rank 0 writes
+   * checkpoints.
+   */
+  communicator?: Communicator;
 }
 
 /** The result of a run. */
@@ -79,6 +87,35 @@ function identity(data: Dataset, config: RunConfig, model: string) {
   };
 }
 
+/**
+ * The sample order of one rank for one epoch: the first `steps` global batches of
+ * `permutation`, each split evenly across the ranks (single process: the permutation).
+ */
+export function shardOrder(
+  permutation: Int32Array,
+  steps: number,
+  globalBatch: number,
+  rank: number,
+  ranks: number,
+): Int32Array {
+  if (ranks === 1) return permutation;
+  const local = globalBatch / ranks;
+  const order = new Int32Array(steps * local);
+  for (let step = 0; step < steps; step++) {
+    const start = step * globalBatch + rank * local;
+    order.set(permutation.subarray(start, start + local), step * local);
+  }
+  return order;
+}
+
+/** The mean of a per-rank scalar over all ranks (the value itself for one process). */
+function rankAverage(communicator: Communicator | undefined, value: number): number {
+  if (communicator == null || communicator.size === 1) return value;
+  const buffer = new Float32Array([value]);
+  communicator.allreduceSum(buffer);
+  return buffer[0]! / communicator.size;
+}
+
 /** Trains `config.model` on `data` and returns its history. */
 export async function runTraining(data: Dataset, config: RunConfig): Promise<RunResult> {
   const modelName = config.model ?? 'autoencoder';
@@ -97,7 +134,23 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
   if (config.resume && config.checkpointDir == null) {
     throw new Error('runTraining: resume needs a checkpoint directory');
   }
-  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  const communicator = config.communicator;
+  const ranks = communicator?.size ?? 1;
+  if (config.batchSize % ranks !== 0) {
+    throw new Error(
+      `runTraining: the global batch size ${config.batchSize} must be divisible by the ${ranks} ranks`,
+    );
+  }
+  const localBatch = config.batchSize / ranks;
+  const stepsPerEpoch =
+    ranks === 1
+      ? Math.ceil(data.train.count / config.batchSize)
+      : Math.floor(data.train.count / config.batchSize);
+  if (stepsPerEpoch < 1) {
+    throw new Error(
+      `runTraining: ${data.train.count} training samples are fewer than one global batch`,
+    );
+  }
   const schedule = warmupDecaySchedule({
     learningRate: config.optimizerOptions.learningRate,
     totalSteps: stepsPerEpoch * config.epochs,
@@ -120,7 +173,9 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
   const settings = identity(data, config, modelName);
   let optimizer: tf.Optimizer | null = null;
   try {
-    const opt = createOptimizer(config.optimizer, model, config.optimizerOptions);
+    const inner = createOptimizer(config.optimizer, model, config.optimizerOptions);
+    const parallel = communicator != null ? new DataParallel(inner, communicator) : null;
+    const opt = parallel ?? inner;
     optimizer = opt;
     model.compile({
       optimizer: opt,
@@ -149,10 +204,17 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
         ]);
       }
     }
+    if (parallel != null) await parallel.synchronize(model);
     let seconds = epochs.at(-1)?.seconds ?? 0;
     for (let epoch = resumedAfter + 1; epoch <= config.epochs; epoch++) {
       const order = tf.tensor1d(
-        seededPermutation(data.train.count, config.seed * 1000 + epoch),
+        shardOrder(
+          seededPermutation(data.train.count, config.seed * 1000 + epoch),
+          stepsPerEpoch,
+          config.batchSize,
+          communicator?.rank ?? 0,
+          ranks,
+        ),
         'int32',
       );
       const x = tf.gather(xTrain, order);
@@ -162,7 +224,7 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
       let history: tf.History;
       try {
         history = await model.fit(x, y, {
-          batchSize: config.batchSize,
+          batchSize: localBatch,
           epochs: 1,
           shuffle: false,
           verbose: 0,
@@ -188,18 +250,18 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
       );
       const record: EpochRecord = {
         epoch,
-        trainLoss: history.history.loss![0] as number,
+        trainLoss: rankAverage(communicator, history.history.loss![0] as number),
         testLoss: testLoss!,
         seconds,
       };
       if (task === 'classification') {
         const acc = history.history.acc ?? history.history.accuracy;
-        record.trainAccuracy = acc?.[0] as number;
+        record.trainAccuracy = rankAverage(communicator, acc?.[0] as number);
         record.testAccuracy = testAccuracy;
       }
       epochs.push(record);
       config.onEpoch?.(record);
-      if (config.checkpointDir != null) {
+      if (config.checkpointDir != null && (communicator?.rank ?? 0) === 0) {
         const optimizerWeights = await opt.getWeights();
         try {
           await saveCheckpoint(

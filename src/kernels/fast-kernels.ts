@@ -14,6 +14,9 @@ interface DisposableBackend {
 
 const MARK = Symbol('eva-tfjs.fastKernel');
 
+/** The kernels the overrides replaced (null: the backend had none), by `backend/kernel`. */
+const originals = new Map<string, tf.KernelConfig | null>();
+
 /**
  * A kernel override: either it wraps the backend's own kernel (`wrap`, skipped when the
  * backend lacks it) or it provides a complete kernel (`provide`, registered even where the
@@ -406,6 +409,7 @@ export function enableFastKernels(): string[] {
       kernelFunc = override.provide(override.backendName);
     }
     (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
+    originals.set(id, config ?? null);
     if (config != null) tf.unregisterKernel(override.kernelName, override.backendName);
     tf.registerKernel({
       kernelName: override.kernelName,
@@ -417,4 +421,22 @@ export function enableFastKernels(): string[] {
     active.push(id);
   }
   return active;
+}
+
+/**
+ * Restores the backends' own kernels (for measuring the overrides' effect in one process).
+ * Returns the `backend/kernel` names that were restored or removed.
+ */
+export function disableFastKernels(): string[] {
+  const restored: string[] = [];
+  for (const [id, original] of originals) {
+    const [backendName, kernelName] = id.split('/') as [string, string];
+    const current = tf.getKernel(kernelName, backendName);
+    if (!(current?.kernelFunc as unknown as Record<symbol, boolean> | undefined)?.[MARK]) continue;
+    tf.unregisterKernel(kernelName, backendName);
+    if (original != null) tf.registerKernel(original);
+    restored.push(id);
+  }
+  originals.clear();
+  return restored;
 }

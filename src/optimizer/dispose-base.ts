@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Disposes `optimizer` and, for tfjs's momentum optimizer, the scalar its dispose forgets. */
 export function disposeBaseOptimizer(optimizer: tf.Optimizer): void {
   optimizer.dispose();
-  if (optimizer instanceof tf.MomentumOptimizer) {
+  // (Not `instanceof`: tfjs's Optimizer.hasInstance accepts every optimizer.)
+  if (optimizer.getClassName() === tf.MomentumOptimizer.className) {
     const forgotten = (optimizer as unknown as { c?: tf.Tensor }).c;
     if (forgotten != null && !forgotten.isDisposed) forgotten.dispose();
   }

@@ -21,6 +21,7 @@ import { checkNumber, positiveInteger } from './hyperparameter.js';
 import {
   WRAPPING_OPTION_NAMES,
   WrappingOptimizer,
+  type StepStatistic,
   type WrappingOptions,
 } from './wrapping-optimizer.js';
 
@@ -86,6 +87,7 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
   /** The capture installed on the model's Dense/Conv2D layers. */
   protected readonly capture: ModelCapture;
   protected readonly facUpdateFreq: number;
+  private readonly statisticFunctions: StatisticFunctions;
   /** Steps on which captured statistics entered the running state. */
   statisticsUpdates = 0;
   private pending: Array<CapturedStatistics | null> = [];
@@ -105,6 +107,7 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
       options.statsBatchSize ?? 16,
       positiveInteger,
     );
+    this.statisticFunctions = statistics;
     this.capture = new ModelCapture(model, {
       statsBatchSize,
       statistics,
@@ -149,9 +152,24 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
   /** Whether `layer` has the state needed to be preconditioned. */
   protected abstract isReady(layer: CapturedLayer): boolean;
 
-  protected override takeStatistics(): tf.Tensor[] {
+  protected override takeStatistics(): StepStatistic[] {
     this.pending = this.capture.layers.map((layer) => layer.takeStatistics());
-    return this.pending.flatMap((s) => (s == null ? [] : [s.activation, s.gradient]));
+    const degree = this.statisticFunctions.gradientDegree;
+    return this.pending.flatMap((s) =>
+      s == null
+        ? []
+        : [
+            { tensor: s.activation, degree: 0 as const },
+            { tensor: s.gradient, degree },
+          ],
+    );
+  }
+
+  protected override useReducedStatistics(reduced: tf.Tensor[]): void {
+    let next = 0;
+    this.pending = this.pending.map((s) =>
+      s == null ? null : { activation: reduced[next++]!, gradient: reduced[next++]! },
+    );
   }
 
   protected updateState(_gradients: GradientEntry[], hyperparameters: H): void {

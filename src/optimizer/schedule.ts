@@ -65,10 +65,13 @@ export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): 
   const target = optimizer as unknown as {
     setLearningRate?: (lr: number) => void;
     base?: tf.Optimizer;
+    inner?: tf.Optimizer;
     learningRate?: number;
   };
   if (target.base != null && target.base instanceof tf.Optimizer) {
     setLearningRate(target.base, learningRate);
+  } else if (target.inner != null && target.inner instanceof tf.Optimizer) {
+    setLearningRate(target.inner, learningRate);
   } else if (typeof target.setLearningRate === 'function') {
     target.setLearningRate(learningRate);
   } else if (typeof target.learningRate === 'number') {

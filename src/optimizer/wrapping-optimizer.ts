@@ -40,6 +40,28 @@ export interface OptimizerState {
   dispose(): void;
 }
 
+/** A statistic taken for a step, with how it scales with the loss normalisation. */
+export interface StepStatistic {
+  tensor: tf.Tensor;
+  /** See `StatisticFunctions.gradientDegree` (0 for activation statistics). */
+  degree: 0 | 1 | 2;
+}
+
+/**
+ * Averages tensors across data-parallel replicas: returns new tensors (same order and shapes),
+ * each the cross-replica mean divided by `ranks^degree`. Installed by `DataParallel`.
+ */
+export type ReplicaReducer = (tensors: tf.Tensor[], degrees: number[]) => tf.Tensor[];
+
+/**
+ * Whether `optimizer` is a {@link WrappingOptimizer}. (`instanceof` cannot tell: tfjs's
+ * `Optimizer` defines `Symbol.hasInstance` to accept anything with optimizer methods, and
+ * subclasses inherit it.)
+ */
+export function isWrappingOptimizer(optimizer: tf.Optimizer): optimizer is WrappingOptimizer {
+  return typeof (optimizer as { setReplicaReducer?: unknown }).setReplicaReducer === 'function';
+}
+
 /** Options every wrapping optimizer accepts. */
 export interface WrappingOptions {
   /** L2 weight decay added to every gradient (default 0). */
@@ -72,6 +94,7 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
   protected decayBeforeTransform = false;
   private warnedNonFinite = false;
   private disposed = false;
+  private reducer: ReplicaReducer | null = null;
 
   protected constructor(model: tfl.LayersModel, base: tf.Optimizer, options: WrappingOptions) {
     super();
@@ -117,8 +140,24 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
    * capture) and returns them so they join the finite check; the base disposes them after the
    * step. Default: none.
    */
-  protected takeStatistics(): tf.Tensor[] {
+  protected takeStatistics(): StepStatistic[] {
     return [];
+  }
+
+  /**
+   * Replaces the statistics taken for this step by their cross-replica averages (same order as
+   * {@link takeStatistics} returned them). Subclasses that keep references must override.
+   */
+  protected useReducedStatistics(reduced: tf.Tensor[]): void {
+    void reduced;
+  }
+
+  /**
+   * Installs (or removes, with null) the cross-replica reducer applied to the gradients and
+   * statistics of every step before anything else uses them (data-parallel training).
+   */
+  setReplicaReducer(reducer: ReplicaReducer | null): void {
+    this.reducer = reducer;
   }
 
   /**
@@ -175,16 +214,34 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
   /** The shared step; returned tensors are fresh (never the caller's gradients). */
   private step(variableGradients: GradientInput): NamedTensor[] | null {
     this.assertUsable();
-    const raw = gradientEntries(variableGradients);
+    const local = gradientEntries(variableGradients);
     const step = this.iterations;
     const hyperparameters = this.resolveStep(step);
     const weightDecay = resolveHyperparameter('weightDecay', this.weightDecay, step, nonNegative);
     const decayFirst = this.decayBeforeTransform && weightDecay > 0;
-    const statistics = this.takeStatistics();
-    const decayed = decayFirst
-      ? raw.map((e) => ({ ...e, gradient: tf.keep(decay(e.gradient, e.variable, weightDecay)) }))
-      : raw;
+    const taken = this.takeStatistics();
+    let statistics = taken.map((s) => s.tensor);
+    let raw = local;
+    const owned: tf.Tensor[] = [];
+    let decayed = raw;
     try {
+      if (this.reducer != null) {
+        const reduced = this.reducer(
+          [...local.map((e) => e.gradient), ...statistics],
+          [...local.map(() => 0), ...taken.map((s) => s.degree)],
+        );
+        raw = local.map((e, i) => ({ ...e, gradient: reduced[i]! }));
+        owned.push(...raw.map((e) => e.gradient));
+        for (const s of statistics) s.dispose();
+        statistics = reduced.slice(local.length);
+        this.useReducedStatistics(statistics);
+      }
+      decayed = decayFirst
+        ? raw.map((e) => ({
+            ...e,
+            gradient: tf.keep(decay(e.gradient, e.variable, weightDecay)),
+          }))
+        : raw;
       if (!isFinite(raw, statistics)) {
         if (this.onNonFinite === 'throw') {
           throw new Error(
@@ -221,7 +278,8 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
       return updates;
     } finally {
       for (const s of statistics) s.dispose();
-      if (decayFirst) for (const e of decayed) e.gradient.dispose();
+      for (const t of owned) t.dispose();
+      if (decayed !== raw) for (const e of decayed) e.gradient.dispose();
     }
   }
 

@@ -18,6 +18,7 @@ import { splitActivation, type LayerGradient } from './eva.js';
 export const evaFStatistics: StatisticFunctions = {
   activation: activationMean,
   gradient: () => tf.zeros([0]),
+  gradientDegree: 0,
 };
 
 /** The vectors and scalars of one layer's Eva-f update. */

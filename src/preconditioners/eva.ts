@@ -16,6 +16,7 @@ import type { StatisticFunctions } from '../capture/model-capture.js';
 export const evaStatistics: StatisticFunctions = {
   activation: activationMean,
   gradient: gradientMean,
+  gradientDegree: 1,
 };
 
 /** A layer's gradient as Eva sees it: the kernel as a `[in, out]` matrix and the bias. */

@@ -10,6 +10,7 @@ import { activationFactor } from './kfac.js';
 export const foofStatistics: StatisticFunctions = {
   activation: activationFactor,
   gradient: () => tf.zeros([0]),
+  gradientDegree: 0,
 };
 
 /** `P = (A + gamma I)^-1 Gt` from the precomputed damped inverse. */

@@ -23,6 +23,7 @@ export function activationFactor(x: tf.Tensor, geometry: LayerGeometry): tf.Tens
 export const kfacStatistics: StatisticFunctions = {
   activation: activationFactor,
   gradient: (dy, geometry) => tf.tidy(() => covariance(gradientRows(dy, geometry))),
+  gradientDegree: 2,
 };
 
 /** The reference's cap on `pi`. */
