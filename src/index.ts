@@ -71,3 +71,6 @@ export {
   type LinalgMethod,
 } from './linalg/spd-inverse.js';
 export { inverseRoot, inverseRootHost, inverseRootNewton } from './linalg/inverse-root.js';
+export { createAutoencoder, AUTOENCODER_HIDDEN } from './models/autoencoder.js';
+export { createMlp, createVgg, createResnet, type ClassifierShape } from './models/classifiers.js';
+export { initializeLikePyTorch } from './models/initialize.js';

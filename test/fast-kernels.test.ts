@@ -179,3 +179,26 @@ for (const [padding, stride, dilation, filterShape] of [
     assertClose(fast.dx, reference.dx, 1e-4, 'dx');
   });
 }
+
+test('a VGG-style CNN (BatchNorm, pooling) trains on wasm with Eva through the added kernels', async () => {
+  enableFastKernels();
+  await tf.setBackend('wasm');
+  const { createVgg } = await import('../src/models/classifiers.js');
+  const { createOptimizer } = await import('../src/index.js');
+  const model = createVgg({ height: 8, width: 8, channels: 3, classes: 3 }, [4, 8]);
+  const opt = createOptimizer('eva', model, { learningRate: 0.05 });
+  model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+  const x = tf.tensor4d(randomValues(16 * 8 * 8 * 3, 90), [16, 8, 8, 3]);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 3);
+  const before = model.getWeights().map((w) => w.clone());
+  const history = await model.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
+  assert.ok((history.history.loss as number[]).every(Number.isFinite));
+  // The first weight is the first convolution's kernel: it only moves through its gradient.
+  const moved = tf.tidy(
+    () => tf.max(tf.abs(tf.sub(model.getWeights()[0]!, before[0]!))).dataSync()[0]!,
+  );
+  assert.ok(moved > 0, 'the first convolution kernel moved');
+  tf.dispose([x, y, ...before]);
+  opt.dispose();
+  model.dispose();
+});
