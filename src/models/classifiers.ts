@@ -5,6 +5,17 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+/**
+ * BatchNorm as in the paper's PyTorch models: PyTorch's default momentum 0.1 keeps 0.9 of the
+ * running statistics per step (tfjs `momentum: 0.9`). tfjs's default 0.99 tracks ten times
+ * slower; with second-order updates, which move the convolutions' output statistics faster
+ * than SGD, the lagging running statistics made evaluation much worse than training
+ * (results/README.md).
+ */
+function batchNorm(): tfl.layers.Layer {
+  return tfl.layers.batchNormalization({ momentum: 0.9 });
+}
+
 /** Input geometry and class count. */
 export interface ClassifierShape {
   height: number;
@@ -54,7 +65,7 @@ export function createVgg(
             : {}),
         }),
       );
-      model.add(tfl.layers.batchNormalization());
+      model.add(batchNorm());
       model.add(tfl.layers.activation({ activation: 'relu' }));
     }
     model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
@@ -72,7 +83,7 @@ function convBn(
   strides: number,
 ): tfl.SymbolicTensor {
   const conv = tfl.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false });
-  return tfl.layers.batchNormalization().apply(conv.apply(x)) as tfl.SymbolicTensor;
+  return batchNorm().apply(conv.apply(x)) as tfl.SymbolicTensor;
 }
 
 /**
