@@ -23,7 +23,7 @@ $CLI compare --model autoencoder --data fashion-mnist --train-limit 20000 --test
   --optimizers sgd,eva,kfac --lr-for sgd=1 --lr 0.1 --inv-update-freq 10 --epochs 5 \
   --out results/autoencoder-fashion-mnist
 
-# 4. A small CNN classifier (VGG-style with BatchNorm) on Fashion-MNIST.
+# 4. A small CNN classifier (VGG-style with BatchNorm, momentum 0.9) on Fashion-MNIST.
 $CLI compare --model vgg --data fashion-mnist --train-limit 6000 --test-limit 2000 \
   --optimizers sgd,eva,kfac --lr 0.05 --inv-update-freq 10 --batch-size 128 --epochs 3 \
   --weight-decay 5e-4 --out results/vgg-fashion-mnist
