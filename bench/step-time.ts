@@ -9,7 +9,11 @@
 import { parseArgs } from 'node:util';
 import { optimizerNames } from '../src/optimizer/registry.js';
 import { setupBackend } from '../src/kernels/backend-setup.js';
-import { benchmarkSteps, benchmarkTable } from '../src/experiments/step-benchmark.js';
+import {
+  benchmarkData,
+  benchmarkSteps,
+  benchmarkTable,
+} from '../src/experiments/step-benchmark.js';
 
 const DEFAULT_OPTIMIZERS = [...optimizerNames(), 'kfac@10', 'kfac@50', 'foof@10', 'shampoo@10'];
 
@@ -25,10 +29,7 @@ const { values } = parseArgs({
 });
 
 const model = values.model!;
-const image = model === 'vgg' || model === 'resnet';
-const data = image
-  ? { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10 }
-  : { name: 'mnist', height: 28, width: 28, channels: 1, classes: 10 };
+const data = benchmarkData(model);
 console.log(
   `${model} on ${data.name}-shaped random data, batch ${values.batch}, up to ${values.steps} timed ` +
     `steps per optimizer after 2 warm-up steps, alternating; mfac m = ${values['mfac-m']}`,

@@ -20,7 +20,7 @@ import { optimizerNames, type RegistryOptions } from '../optimizer/registry.js';
 import type { DecayKind } from '../optimizer/schedule.js';
 import { runTraining, type EpochRecord, type RunResult } from '../experiments/train-run.js';
 import { writeReport, type LabelledRun } from '../experiments/report.js';
-import { benchmarkSteps, benchmarkTable } from '../experiments/step-benchmark.js';
+import { benchmarkData, benchmarkSteps, benchmarkTable } from '../experiments/step-benchmark.js';
 import { MpiCommunicator, type Communicator } from '../distributed/communicator.js';
 import {
   integer,
@@ -371,10 +371,7 @@ interface BenchFlags {
 
 async function bench(flags: BenchFlags): Promise<void> {
   const backend = await setupBackend(flags.backend);
-  const image = flags.model === 'vgg' || flags.model === 'resnet';
-  const data = image
-    ? { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10 }
-    : { name: 'mnist', height: 28, width: 28, channels: 1, classes: 10 };
+  const data = benchmarkData(flags.model);
   const rows = await benchmarkSteps({
     model: flags.model,
     data,

@@ -19,6 +19,13 @@ import { initializeLikePyTorch } from '../models/initialize.js';
 import { createOptimizer, optimizerOptionNames } from '../optimizer/registry.js';
 import { disposeIterationCounters } from '../optimizer/gradients.js';
 
+/** The input geometry benchmarks use for `model`: CIFAR-shaped for the CNNs, MNIST otherwise. */
+export function benchmarkData(model: string): StepBenchmarkOptions['data'] {
+  return model === 'vgg' || model === 'resnet'
+    ? { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10 }
+    : { name: 'mnist', height: 28, width: 28, channels: 1, classes: 10 };
+}
+
 /** What {@link benchmarkSteps} measures. */
 export interface StepBenchmarkOptions {
   /** Model name (default 'autoencoder'). */

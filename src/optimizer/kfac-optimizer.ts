@@ -127,7 +127,7 @@ export class KFAC extends FactorOptimizer<KFACStep> {
       klClip == null ? 0 : this.learningRate,
       klClip,
     );
-    return this.layerUpdates(items, scale);
+    return this.matrixUpdates(items, scale);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

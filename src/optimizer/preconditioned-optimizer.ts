@@ -217,7 +217,7 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
    * The update map from per-layer preconditioned matrices `[in (+1), out]` (see
    * `layerMatrix`), each multiplied by `scale` (the KL factor); call inside a tidy.
    */
-  protected layerUpdates(
+  protected matrixUpdates(
     items: Array<{ gradients: LayerGradients; preconditioned: tf.Tensor2D }>,
     scale: tf.Scalar | null,
   ): Map<string, tf.Tensor> {
@@ -260,7 +260,7 @@ export abstract class PreconditionedOptimizer<H = unknown> extends WrappingOptim
           tf.addN(items.map((i) => tf.sum(tf.mul(i.preconditioned, i.gt)))) as tf.Scalar,
         )
       : null;
-    return this.layerUpdates(items, scale);
+    return this.matrixUpdates(items, scale);
   }
 
   /** The gradient matrix `[in (+1), out]` of a layer (see `layerMatrix`); call inside a tidy. */
