@@ -4,10 +4,10 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     ignores: [
-      'dist/**',
-      'node_modules/**',
-      'packages/*/build/**',
-      'web/dist/**',
+      '**/dist/**',
+      '**/node_modules/**',
+      'packages/mpi/build/**',
+      'docs/api/**',
       'test-artifacts/**',
     ],
   },
@@ -21,10 +21,16 @@ export default tseslint.config(
   },
   {
     // The MPI addon's CommonJS loader.
-    files: ['packages/mpi/index.js'],
+    files: ['packages/mpi/index.js', 'packages/mpi/build.js'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+      },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -4,7 +4,7 @@
  * in communication (the fused allreduce, including the host reads it needs) and the volume
  * communicated (Eva's extra floats relative to the gradients).
  *
- *   npx tsx bench/distributed.ts [--batch 500] [--steps 10] [--ranks 1,2]
+ *   node --conditions=eva-tfjs-source --import tsx bench/distributed.ts [--batch 500] [--steps 10] [--ranks 1,2]
  * (a rank process is this script with --worker, started by mpirun)
  */
 import { execFileSync } from 'node:child_process';
@@ -22,12 +22,12 @@ const { values } = parseArgs({
 
 if (values.worker) {
   const tf = await import('@tensorflow/tfjs');
-  const { setupBackend } = await import('../src/kernels/backend-setup.js');
-  const { MpiCommunicator } = await import('../src/distributed/communicator.js');
-  const { DataParallel } = await import('../src/distributed/data-parallel.js');
-  const { createOptimizer } = await import('../src/optimizer/registry.js');
-  const { createAutoencoder } = await import('../src/models/autoencoder.js');
-  const { initializeLikePyTorch } = await import('../src/models/initialize.js');
+  const { setupBackend } = await import('@eva-tfjs/experiments');
+  const { MpiCommunicator } = await import('eva-tfjs/distributed');
+  const { DataParallel } = await import('eva-tfjs/distributed');
+  const { createOptimizerByName } = await import('eva-tfjs');
+  const { createAutoencoder } = await import('@eva-tfjs/experiments');
+  const { initializeLikePyTorch } = await import('@eva-tfjs/experiments');
   const communicator = new MpiCommunicator({ collectiveTimeout: 600 });
   await setupBackend('wasm');
   const local = Number(values.batch) / communicator.size;
@@ -36,7 +36,7 @@ if (values.worker) {
     const model = createAutoencoder();
     initializeLikePyTorch(model, 0);
     const optimizer = new DataParallel(
-      createOptimizer(name, model, { learningRate: 0.01, weightDecay: 5e-4 }),
+      createOptimizerByName(name, model, { learningRate: 0.01, weightDecay: 5e-4 }),
       communicator,
     );
     model.compile({ optimizer, loss: 'meanSquaredError' });
@@ -94,6 +94,7 @@ if (values.worker) {
         '-np',
         String(ranks),
         process.execPath,
+        '--conditions=eva-tfjs-source',
         '--import',
         'tsx',
         script,

@@ -9,12 +9,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { setupBackend } from '../src/kernels/backend-setup.js';
-import { disableFastKernels, enableFastKernels } from '../src/kernels/fast-kernels.js';
-import { benchmarkSteps } from '../src/experiments/step-benchmark.js';
-import { createModel } from '../src/models/create-model.js';
-import { initializeLikePyTorch } from '../src/models/initialize.js';
-import { createOptimizer } from '../src/optimizer/registry.js';
+import {
+  setupBackend,
+  benchmarkSteps,
+  createModel,
+  initializeLikePyTorch,
+} from '@eva-tfjs/experiments';
+import { disableFastKernels, enableFastKernels, createOptimizerByName } from 'eva-tfjs';
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +83,7 @@ async function profile(optimizer: string, fast: boolean): Promise<Array<[string,
   else disableFastKernels();
   const { model } = createModel('autoencoder', { ...mnist, train: empty, test: empty });
   initializeLikePyTorch(model, 0);
-  const opt = createOptimizer(optimizer, model, { learningRate: 0.01, weightDecay: 5e-4 });
+  const opt = createOptimizerByName(optimizer, model, { learningRate: 0.01, weightDecay: 5e-4 });
   model.compile({ optimizer: opt, loss: 'meanSquaredError' });
   const x = tf.randomUniform([250, 784]);
   for (let i = 0; i < 2; i++) await model.trainOnBatch(x, x);

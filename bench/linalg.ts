@@ -9,11 +9,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import Table from 'cli-table3';
-import { setupBackend } from '../src/kernels/backend-setup.js';
-import { enableFastKernels } from '../src/kernels/fast-kernels.js';
-import { seededRandom } from '../src/data/random.js';
-import { dampedInverseHost, dampedInverseNewton } from '../src/linalg/spd-inverse.js';
-import { inverseRootHost, inverseRootNewton } from '../src/linalg/inverse-root.js';
+import { setupBackend, seededRandom } from '@eva-tfjs/experiments';
+import {
+  enableFastKernels,
+  dampedInverseHost,
+  dampedInverseNewton,
+  inverseRootHost,
+  inverseRootNewton,
+} from 'eva-tfjs';
 
 const program = new Command()
   .option('--backends <list>', 'backends', 'wasm')

@@ -7,13 +7,8 @@
  *       [--backends wasm] [--optimizers sgd,eva,kfac,kfac@10,...] [--mfac-m 32]
  */
 import { parseArgs } from 'node:util';
-import { optimizerNames } from '../src/optimizer/registry.js';
-import { setupBackend } from '../src/kernels/backend-setup.js';
-import {
-  benchmarkData,
-  benchmarkSteps,
-  benchmarkTable,
-} from '../src/experiments/step-benchmark.js';
+import { optimizerNames } from 'eva-tfjs';
+import { setupBackend, benchmarkData, benchmarkSteps, benchmarkTable } from '@eva-tfjs/experiments';
 
 const DEFAULT_OPTIMIZERS = [...optimizerNames(), 'kfac@10', 'kfac@50', 'foof@10', 'shampoo@10'];
 

@@ -1,0 +1,345 @@
+/**
+ * Eva as a tfjs optimizer: model.fit integration, exact resume through getWeights/setWeights,
+ * no tensor leaks, non-finite steps, and every bad-input path.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Eva, setLearningRate, warmupDecaySchedule } from '../src/index.js';
+import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
+import { randomTensor, useCpu, values } from './helpers.js';
+
+before(useCpu);
+
+function small(): tf.Sequential {
+  return createAutoencoder(12, [8, 3, 8]);
+}
+
+test('Eva trains the autoencoder in model.fit and beats its initial loss', async () => {
+  const model = small();
+  initializeLikePyTorch(model, 1);
+  // Rank-3 data: reconstructible through the 3-unit code layer.
+  const x = tf.matMul(randomTensor([64, 3], 20), randomTensor([3, 12], 21));
+  const opt = new Eva(model, tf.train.momentum(0.05, 0.9), { weightDecay: 5e-4 });
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const history = await model.fit(x, x, { batchSize: 16, epochs: 20, verbose: 0, shuffle: false });
+  const losses = history.history.loss as number[];
+  assert.ok(losses.every(Number.isFinite));
+  assert.ok(losses[losses.length - 1]! < 0.5 * losses[0]!, `loss ${losses[0]} -> ${losses.at(-1)}`);
+  assert.equal(opt.iterations, 80);
+  opt.dispose();
+  model.dispose();
+});
+
+async function trainSteps(
+  model: tf.LayersModel,
+  opt: Eva,
+  batches: tf.Tensor[],
+): Promise<number[]> {
+  const losses: number[] = [];
+  for (const b of batches) losses.push((await model.trainOnBatch(b, b)) as number);
+  return losses;
+}
+
+test('resume from getWeights/setWeights reproduces an uninterrupted run', async () => {
+  const batches = [0, 1, 2, 3, 4, 5].map((i) => randomTensor([16, 12], 30 + i));
+  const options = { weightDecay: 5e-4, facUpdateFreq: 2, damping: (s: number) => 0.03 + 0.001 * s };
+  const make = () => {
+    const m = small();
+    const o = new Eva(m, tf.train.momentum(0.05, 0.9), options);
+    m.compile({ optimizer: o, loss: 'meanSquaredError' });
+    return { m, o };
+  };
+  const reference = make();
+  const initial = reference.m.getWeights().map((w) => w.clone());
+  const full = await trainSteps(reference.m, reference.o, batches);
+
+  const first = make();
+  first.m.setWeights(initial);
+  const head = await trainSteps(first.m, first.o, batches.slice(0, 3));
+  const savedModel = first.m.getWeights().map((w) => w.clone());
+  const savedState = (await first.o.getWeights()).map((w) => ({
+    name: w.name,
+    tensor: w.tensor.clone(),
+  }));
+  first.o.dispose();
+  first.m.dispose();
+
+  const resumed = make();
+  resumed.m.setWeights(savedModel);
+  await resumed.o.setWeights(savedState);
+  assert.equal(resumed.o.iterations, 3);
+  const tail = await trainSteps(resumed.m, resumed.o, batches.slice(3));
+  assert.deepEqual([...head, ...tail], full);
+  for (const o of [reference, resumed]) {
+    o.o.dispose();
+    o.m.dispose();
+  }
+});
+
+test('no tensor leaks across hundreds of steps (fit, minimize, precondition)', async () => {
+  const model = small();
+  const opt = new Eva(model, tf.train.momentum(0.01, 0.9), { weightDecay: 1e-4 });
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const x = randomTensor([32, 12], 40);
+  await model.fit(x, x, { batchSize: 8, epochs: 1, verbose: 0 });
+  const start = tf.memory().numTensors;
+  await model.fit(x, x, { batchSize: 8, epochs: 50, verbose: 0 });
+  for (let i = 0; i < 50; i++) {
+    opt.minimize(
+      () =>
+        tf.losses.meanSquaredError(x, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
+  }
+  const { value, grads } = tf.variableGrads(
+    () => tf.losses.meanSquaredError(x, model.predict(x) as tf.Tensor) as tf.Scalar,
+  );
+  tf.dispose(opt.precondition(grads)!.map((p) => p.tensor));
+  tf.dispose([value, ...Object.values(grads)]);
+  assert.equal(opt.iterations, 4 + 200 + 50 + 1);
+  assert.equal(tf.memory().numTensors, start);
+  const before = tf.memory().numTensors;
+  const vars = model.getWeights().length;
+  opt.dispose();
+  model.dispose();
+  // Eva's vectors (2 per layer) and the momentum slots (1 per variable) are released.
+  assert.ok(tf.memory().numTensors <= before - 2 * 4 - vars);
+});
+
+test('a non-finite step is skipped: weights, vectors and momentum untouched', async () => {
+  const model = small();
+  const opt = new Eva(model, tf.train.momentum(0.05, 0.9));
+  const x = randomTensor([16, 12], 50);
+  const loss = (input: tf.Tensor) => () =>
+    tf.losses.meanSquaredError(x, model.apply(input, { training: true }) as tf.Tensor) as tf.Scalar;
+  opt.minimize(loss(x));
+  const weights = model.getWeights().map(values);
+  const state = (await opt.getWeights()).map((w) => values(w.tensor));
+  const bad = tf.buffer(x.shape, 'float32', Float32Array.from(x.dataSync()));
+  bad.set(NaN, 0, 0);
+  const warn = console.warn;
+  let warnings = 0;
+  console.warn = () => void (warnings += 1);
+  try {
+    opt.minimize(loss(bad.toTensor()));
+    opt.minimize(loss(bad.toTensor()));
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(opt.skippedSteps, 2);
+  assert.equal(warnings, 1);
+  assert.equal(opt.iterations, 1);
+  assert.deepEqual(model.getWeights().map(values), weights);
+  assert.deepEqual(
+    (await opt.getWeights()).map((w) => values(w.tensor)),
+    state,
+  );
+  opt.minimize(loss(x));
+  assert.equal(opt.skippedSteps, 2, 'the next finite step is applied');
+  assert.equal(opt.iterations, 2);
+  assert.ok(model.getWeights().every((w) => values(w).every(Number.isFinite)));
+  opt.dispose();
+  model.dispose();
+});
+
+test("onNonFinite 'throw' throws on NaN gradients", () => {
+  const model = small();
+  const opt = new Eva(model, tf.train.sgd(0.1), { onNonFinite: 'throw' });
+  const x = randomTensor([8, 12], 51);
+  const nan = tf.fill([8, 12], NaN);
+  assert.throws(
+    () =>
+      opt.minimize(
+        () =>
+          tf.losses.meanSquaredError(
+            nan,
+            model.apply(x, { training: true }) as tf.Tensor,
+          ) as tf.Scalar,
+      ),
+    /non-finite/,
+  );
+  opt.dispose();
+  model.dispose();
+});
+
+test('bad options throw at construction naming the option', () => {
+  const model = small();
+  const base = tf.train.sgd(0.1);
+  const cases: Array<[object, RegExp]> = [
+    [{ damping: 0 }, /'damping' must be > 0/],
+    [{ damping: -1 }, /'damping'/],
+    [{ factorDecay: 0 }, /'factorDecay' must be in \(0, 1\]/],
+    [{ factorDecay: 1.5 }, /'factorDecay'/],
+    [{ klClip: -1 }, /'klClip' must be >= 0/],
+    [{ statsBatchSize: 0 }, /'statsBatchSize' must be a positive integer/],
+    [{ statsBatchSize: 2.5 }, /'statsBatchSize'/],
+    [{ facUpdateFreq: 0 }, /'facUpdateFreq'/],
+    [{ weightDecay: -1 }, /'weightDecay' must be >= 0/],
+    [{ onNonFinite: 'ignore' }, /'onNonFinite' must be 'skip' or 'throw'/],
+    [{ dampling: 0.1 }, /unknown option 'dampling'; valid options are .*damping/],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => new Eva(model, base, options as never), message, JSON.stringify(options));
+  }
+  assert.throws(() => new Eva(model, null as never), /tfjs optimizer/);
+  assert.throws(() => new Eva({} as never, base), /tf.LayersModel/);
+  // A rejected construction leaves the layers free for the next optimizer.
+  new Eva(model, base).dispose();
+  model.dispose();
+});
+
+test('models without Dense/Conv2D, dilated, channelsFirst or shared layers are rejected', () => {
+  const noLinear = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2] })] });
+  assert.throws(() => new Eva(noLinear, tf.train.sgd(0.1)), /no Dense or Conv2D layer/);
+  const dilated = tf.sequential({
+    layers: [
+      tf.layers.conv2d({
+        inputShape: [8, 8, 1],
+        filters: 2,
+        kernelSize: 3,
+        dilationRate: 2,
+        name: 'dil',
+      }),
+    ],
+  });
+  assert.throws(
+    () => new Eva(dilated, tf.train.sgd(0.1)),
+    /Layer 'dil': dilationRate \[2,2\] is not supported/,
+  );
+  assert.throws(
+    () => new Eva(dilated, tf.train.sgd(0.1), { skipLayers: ['dil'] }),
+    /no Dense or Conv2D layer to precondition \(after skipLayers\)/,
+  );
+  const channelsFirst = tf.sequential({
+    layers: [
+      tf.layers.conv2d({
+        inputShape: [1, 8, 8],
+        filters: 2,
+        kernelSize: 3,
+        dataFormat: 'channelsFirst',
+        name: 'cf',
+      }),
+    ],
+  });
+  assert.throws(
+    () => new Eva(channelsFirst, tf.train.sgd(0.1)),
+    /Layer 'cf': dataFormat 'channelsFirst'/,
+  );
+  const input = tf.input({ shape: [3] });
+  const shared = tf.layers.dense({ units: 3, name: 'shared' });
+  const head = tf.layers.dense({ units: 1, name: 'head' });
+  const out = head.apply(shared.apply(shared.apply(input))) as tf.SymbolicTensor;
+  const sharedModel = tf.model({ inputs: input, outputs: out });
+  assert.throws(
+    () => new Eva(sharedModel, tf.train.sgd(0.1)),
+    /Layer 'shared' is applied at 2 places/,
+  );
+  const opt = new Eva(sharedModel, tf.train.sgd(0.1), { skipLayers: (l) => l.name === 'shared' });
+  assert.deepEqual(
+    opt.layers.map((l) => l.path),
+    ['head'],
+  );
+  assert.throws(
+    () => new Eva(sharedModel, tf.train.sgd(0.1), { skipLayers: ['shared'] }),
+    /'head' is already captured/,
+  );
+  opt.dispose();
+});
+
+test('a layer shared with another model (not inside this one) is accepted; nested models are found', () => {
+  const inner = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [4], units: 3, name: 'inner_d' })],
+  });
+  const input = tf.input({ shape: [4] });
+  const out = tf.layers
+    .dense({ units: 2, name: 'outer_d' })
+    .apply(inner.apply(input)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const opt = new Eva(model, tf.train.sgd(0.1));
+  assert.deepEqual(
+    opt.layers.map((l) => l.path),
+    [`${inner.name}/inner_d`, 'outer_d'],
+  );
+  opt.dispose();
+});
+
+test('bad per-step values and mismatched state are rejected without changing anything', async () => {
+  const model = small();
+  const opt = new Eva(model, tf.train.sgd(0.1), { damping: (step) => (step < 1 ? 0.03 : -1) });
+  const x = randomTensor([8, 12], 60);
+  const loss = () =>
+    tf.losses.meanSquaredError(x, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
+  opt.minimize(loss);
+  const weights = model.getWeights().map(values);
+  assert.throws(
+    () => opt.minimize(loss),
+    /'damping' must be > 0, got -1 \(returned by its function at step 1\)/,
+  );
+  assert.equal(opt.iterations, 1);
+  assert.deepEqual(model.getWeights().map(values), weights);
+  const state = await opt.getWeights();
+  const wrong = state.map((w) =>
+    w.name === 'eva/0/a' ? { name: w.name, tensor: tf.zeros([5]) } : w,
+  );
+  await assert.rejects(
+    opt.setWeights(wrong),
+    /'eva\/0\/a' for layer '.*' must have shape \[13\], got \[5\]/,
+  );
+  await assert.rejects(opt.setWeights(state.slice(1)), /step counter 'iter' first/);
+  assert.equal(opt.iterations, 1);
+  const other = tf.variable(tf.zeros([3]));
+  assert.throws(
+    () => opt.applyGradients([{ name: other.name, tensor: tf.zeros([4]) }]),
+    /has shape \[4\], its variable \[3\]/,
+  );
+  assert.throws(
+    () => opt.applyGradients({ nope: tf.zeros([1]) }),
+    /'nope' is not a registered variable/,
+  );
+  other.dispose();
+  opt.dispose();
+  model.dispose();
+});
+
+test('KL clipping reads the base learning rate at each step (schedules are honoured)', () => {
+  const model = small();
+  const base = tf.train.momentum(0.1, 0.9);
+  const opt = new Eva(model, base);
+  assert.equal(opt.learningRate, 0.1);
+  setLearningRate(opt, 0.02);
+  assert.equal(opt.learningRate, 0.02);
+  assert.equal((base as unknown as { learningRate: number }).learningRate, 0.02);
+  const schedule = warmupDecaySchedule({ learningRate: 1, totalSteps: 10, warmupSteps: 2 });
+  assert.deepEqual([0, 1, 2, 6, 10].map(schedule), [0.5, 1, 1, 0.5, 0]);
+  opt.dispose();
+  model.dispose();
+});
+
+test('a hyper-parameter function is evaluated once per step', () => {
+  const model = small();
+  const calls: number[] = [];
+  const opt = new Eva(model, tf.train.sgd(0.01), {
+    damping: (step) => {
+      calls.push(step);
+      return 0.03;
+    },
+  });
+  const x = randomTensor([8, 12], 61);
+  for (let i = 0; i < 3; i++) {
+    opt.minimize(
+      () =>
+        tf.losses.meanSquaredError(x, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
+  }
+  assert.deepEqual(calls, [0, 1, 2]);
+  opt.dispose();
+  model.dispose();
+});
+
+test('disposing Eva releases everything, including the scalar tfjs momentum forgets', () => {
+  const model = small();
+  const before = tf.memory().numTensors;
+  new Eva(model, tf.train.momentum(0.1, 0.9)).dispose();
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});

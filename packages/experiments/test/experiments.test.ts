@@ -1,0 +1,224 @@
+/**
+ * The experiment machinery on small data: the classifiers train with second-order optimizers
+ * (BatchNorm, residual connections), checkpoints round-trip and a resumed run equals an
+ * uninterrupted one, reports hold the table, targets and plots.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createModel } from '../src/models/create-model.js';
+import { initializeLikePyTorch } from '../src/models/initialize.js';
+import { createOptimizerByName, enableFastKernels } from 'eva-tfjs';
+import { loadCheckpoint, saveCheckpoint } from '../src/experiments/checkpoint.js';
+import { runTraining, type RunResult } from '../src/experiments/train-run.js';
+import { defaultTarget, writeReport } from '../src/experiments/report.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { randomValues, useCpu } from '../../eva-tfjs/test/helpers.js';
+
+before(async () => {
+  await useCpu();
+  enableFastKernels();
+});
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'eva-exp-'));
+
+/** A tiny 8x8x3 classification set whose class is visible in the mean intensity. */
+function tinyImages(count: number, seed: number): Dataset['train'] {
+  const images = randomValues(count * 8 * 8 * 3, seed, 0.3);
+  const labels = new Uint8Array(count);
+  for (let n = 0; n < count; n++) {
+    labels[n] = n % 3;
+    for (let i = 0; i < 192; i++) images[n * 192 + i]! += labels[n]! - 1;
+  }
+  return { images, labels, count };
+}
+
+const tiny: Dataset = {
+  name: 'tiny',
+  height: 8,
+  width: 8,
+  channels: 3,
+  classes: 3,
+  train: tinyImages(48, 1),
+  test: tinyImages(12, 2),
+};
+
+for (const name of ['mlp', 'vgg', 'resnet'] as const) {
+  test(`${name}: builds for the data, trains with Eva and K-FAC in fit without leaks`, async () => {
+    for (const optimizer of ['eva', 'kfac']) {
+      const { model, task, input } = createModel(name, tiny);
+      assert.equal(task, 'classification');
+      assert.equal(input, name === 'mlp' ? 'flat' : 'image');
+      initializeLikePyTorch(model, 0);
+      const opt = createOptimizerByName(optimizer, model, { learningRate: 0.05 });
+      model.compile({ optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const shape = input === 'flat' ? [48, 192] : [48, 8, 8, 3];
+      const x = tf.tensor(tiny.train.images, shape);
+      const y = tf.oneHot(tf.tensor1d(tiny.train.labels, 'int32'), 3).toFloat();
+      await model.fit(x, y, { batchSize: 16, epochs: 1, verbose: 0 });
+      const startTensors = tf.memory().numTensors;
+      const history = await model.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 });
+      assert.equal(tf.memory().numTensors, startTensors, `${name}/${optimizer}: no growth`);
+      const losses = history.history.loss as number[];
+      assert.ok(losses.every(Number.isFinite));
+      assert.ok((opt as unknown as { layers: unknown[] }).layers.length >= 2, 'captured layers');
+      tf.dispose([x, y]);
+      opt.dispose();
+      model.dispose();
+    }
+  });
+}
+
+test('models: unknown names and classifiers on unlabelled data are clear errors', () => {
+  assert.throws(
+    () => createModel('vit', tiny),
+    /Unknown model 'vit'; valid names are autoencoder, mlp, vgg, resnet/,
+  );
+  assert.throws(
+    () => createModel('vgg', { ...tiny, name: 'curves', classes: 1 }),
+    /'vgg' is a classifier; dataset 'curves' has no class labels/,
+  );
+});
+
+test('initializeLikePyTorch: kernels and biases uniform in 1/sqrt(fanIn); BatchNorm untouched', () => {
+  const { model } = createModel('vgg', tiny);
+  initializeLikePyTorch(model, 3);
+  for (const w of model.weights) {
+    const values = w.read().dataSync();
+    if (w.originalName.includes('batch_normalization')) {
+      const expected =
+        w.originalName.endsWith('gamma') || w.originalName.endsWith('moving_variance') ? 1 : 0;
+      assert.ok(
+        values.every((v) => v === expected),
+        `${w.originalName} keeps its initial value`,
+      );
+    } else if (w.originalName.endsWith('kernel')) {
+      const fanIn = w.shape.slice(0, -1).reduce((a, b) => a! * b!, 1)!;
+      assert.ok(values.every((v) => Math.abs(v) <= 1 / Math.sqrt(fanIn)));
+    }
+  }
+  model.dispose();
+});
+
+test('checkpoints round-trip tensors and settings; corrupt files are named', async () => {
+  const dir = tmp();
+  const a = tf.tensor2d([
+    [1, 2],
+    [3, 4],
+  ]);
+  const b = tf.scalar(7, 'int32');
+  await saveCheckpoint(dir, { epochs: [1, 2] }, [a], [{ name: 'iter', tensor: b }]);
+  const loaded = loadCheckpoint(dir);
+  assert.deepEqual(loaded.meta, { epochs: [1, 2] });
+  assert.deepEqual(loaded.modelWeights[0]!.arraySync(), [
+    [1, 2],
+    [3, 4],
+  ]);
+  assert.equal(loaded.optimizerWeights[0]!.name, 'iter');
+  assert.equal(loaded.optimizerWeights[0]!.tensor.dtype, 'int32');
+  tf.dispose([a, b, ...loaded.modelWeights, ...loaded.optimizerWeights.map((w) => w.tensor)]);
+  writeFileSync(join(dir, 'checkpoint.bin'), new Uint8Array(3));
+  assert.throws(() => loadCheckpoint(dir), /checkpoint\.bin: truncated/);
+  writeFileSync(join(dir, 'checkpoint.json'), '{');
+  assert.throws(() => loadCheckpoint(dir), /checkpoint\.json: not valid JSON/);
+  assert.throws(() => loadCheckpoint(tmp()), /No checkpoint in/);
+});
+
+test('runTraining: classifier metrics; a resumed run equals the uninterrupted one', async () => {
+  const config = {
+    model: 'mlp',
+    optimizer: 'eva',
+    optimizerOptions: { learningRate: 0.05, weightDecay: 5e-4 },
+    epochs: 3,
+    batchSize: 16,
+    seed: 2,
+    warmupEpochs: 1,
+  };
+  const before = tf.memory().numTensors;
+  const full = await runTraining(tiny, config);
+  assert.equal(tf.memory().numTensors, before, 'no leaks');
+  assert.ok(
+    full.epochs.every((e) => e.testAccuracy! >= 0 && e.testAccuracy! <= 1 && e.trainAccuracy! >= 0),
+  );
+  const dir = tmp();
+  const interrupted = await runTraining(tiny, {
+    ...config,
+    epochs: 3,
+    checkpointDir: dir,
+    onEpoch: (r) => {
+      if (r.epoch === 2) throw new Error('interrupt');
+    },
+  }).catch((e: Error) => e);
+  assert.ok(interrupted instanceof Error && interrupted.message === 'interrupt');
+  // The checkpoint of epoch 1 was written before the interruption at epoch 2.
+  const resumed = await runTraining(tiny, { ...config, checkpointDir: dir, resume: true });
+  assert.equal(resumed.resumedAfter, 1);
+  assert.deepEqual(
+    resumed.epochs.map((e) => [e.trainLoss, e.testLoss, e.testAccuracy]),
+    full.epochs.map((e) => [e.trainLoss, e.testLoss, e.testAccuracy]),
+  );
+  await assert.rejects(
+    runTraining(tiny, { ...config, batchSize: 8, checkpointDir: dir, resume: true }),
+    /is of another run/,
+  );
+  assert.equal(tf.memory().numTensors, before, 'no leaks after resume and errors');
+});
+
+test('reports: summary table, time to target, plots and JSON', async () => {
+  const run = (label: string, losses: number[]): { label: string; result: RunResult } => ({
+    label,
+    result: {
+      model: 'autoencoder',
+      dataset: 'tiny',
+      optimizer: label,
+      learningRate: 0.1,
+      optimizerOptions: { learningRate: 0.1 },
+      task: 'reconstruction',
+      epochs: losses.map((l, i) => ({
+        epoch: i + 1,
+        trainLoss: l,
+        testLoss: l,
+        seconds: (i + 1) * (label === 'sgd' ? 1 : 2),
+      })),
+      skippedSteps: 0,
+      resumedAfter: 0,
+    },
+  });
+  const runs = [run('sgd', [1, 0.8, 0.6]), run('eva', [0.7, 0.5, 0.4])];
+  assert.equal(defaultTarget(runs), 0.6);
+  const dir = tmp();
+  const summary = await writeReport(dir, runs, {
+    title: 'T',
+    command: 'eva-tfjs compare x',
+    details: { backend: 'cpu' },
+  });
+  assert.match(
+    summary,
+    /\| sgd \| 0\.1 \| 0\.60000 \| 0\.60000 \| 0\.60000 \| 3\.0 \| 1\.00 \| 3 \| 3\.0 \| 0 \|/,
+  );
+  assert.match(
+    summary,
+    /\| eva \| 0\.1 \| 0\.40000 \| 0\.40000 \| 0\.40000 \| 6\.0 \| 2\.00 \| 2 \| 4\.0 \| 0 \|/,
+  );
+  assert.match(summary, /eva-tfjs compare x/);
+  for (const file of [
+    'test-loss-vs-epoch.svg',
+    'test-loss-vs-time.svg',
+    'train-loss-vs-epoch.svg',
+  ]) {
+    const svg = readFileSync(join(dir, file), 'utf8');
+    assert.match(svg, /^<svg/);
+    assert.match(svg, /eva/);
+  }
+  assert.ok(existsSync(join(dir, 'results.json')));
+  const withTarget = await writeReport(tmp(), runs, {
+    title: 'T',
+    command: 'c',
+    details: {},
+    target: 0.45,
+  });
+  assert.match(withTarget, /\| sgd \|.*\| not reached \| - \| 0 \|/);
+});
