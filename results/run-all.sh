@@ -3,7 +3,7 @@
 # Fashion-MNIST needs Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist).
 set -e
 cd "$(dirname "$0")/.."
-CLI="npx tsx src/cli/main.ts"
+CLI="node --conditions=eva-tfjs-source --import tsx packages/experiments/src/cli/main.ts"
 
 # 1. Learning-rate tuning of the first-order baselines on the autoencoder (3 values each).
 $CLI sweep --model autoencoder --data mnist --optimizer sgd --param lr --values 0.1,0.3,1 \

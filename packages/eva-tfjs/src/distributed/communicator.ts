@@ -69,7 +69,11 @@ export function loadMpiAddon(moduleName = '@eva-tfjs/mpi'): MpiAddon {
       (error.code === 'MODULE_NOT_FOUND' && error.message.includes(`'${moduleName}'`)) ||
       error.code === 'EVA_MPI_NOT_BUILT';
     if (!missing) throw e;
-    throw new Error(`${MPI_SETUP_HINT} (${error.message.split('\n')[0]})`, { cause: e });
+    const reason =
+      error.code === 'EVA_MPI_NOT_BUILT'
+        ? 'here the addon is installed but not built'
+        : `here ${moduleName} is not installed`;
+    throw new Error(`${MPI_SETUP_HINT} (${reason})`, { cause: e });
   }
 }
 

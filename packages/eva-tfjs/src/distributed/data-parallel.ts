@@ -50,7 +50,6 @@ export function allreduceMean(
 
 /** A `tf.Optimizer` that makes `inner` data-parallel over `communicator`. */
 export class DataParallel extends tf.Optimizer {
-  /** @nocollapse */
   static className = 'DataParallel';
   private readonly buffer = { data: new Float32Array(0) };
   /** Seconds spent in collectives (host reads included), for benchmarks. */

@@ -56,7 +56,6 @@ interface EvaFStep {
  * inverted by Sherman-Morrison (O(d) state and work per layer), then KL-normalised.
  */
 export class EvaF extends PreconditionedOptimizer<EvaFStep> {
-  /** @nocollapse */
   static className = 'EvaF';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = EVA_F_OPTION_NAMES;

@@ -76,7 +76,6 @@ export interface KroneckerVectors {
  * ```
  */
 export class Eva extends PreconditionedOptimizer<EvaStep> {
-  /** @nocollapse */
   static className = 'Eva';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = EVA_OPTION_NAMES;

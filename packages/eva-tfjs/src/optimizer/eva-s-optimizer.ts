@@ -39,7 +39,6 @@ const MAX_ORDER = 8;
  * biases and other vectors keep their gradient. Not limited to Dense/Conv2D layers, like Shampoo.
  */
 export class EvaS extends TensorwiseOptimizer<EvaSStep> {
-  /** @nocollapse */
   static className = 'EvaS';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = [...WRAPPING_OPTION_NAMES, 'damping', 'beta2'];

@@ -26,7 +26,6 @@ export interface FOOFOptions extends FactorOptions {
  * inverse refreshed every `invUpdateFreq` steps, then KL normalisation.
  */
 export class FOOF extends FactorOptimizer<FactorStep> {
-  /** @nocollapse */
   static className = 'FOOF';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = [...FACTOR_OPTION_NAMES, 'klNormalize'];

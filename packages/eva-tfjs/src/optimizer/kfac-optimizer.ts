@@ -42,7 +42,6 @@ const outFeatures = (l: CapturedLayer) => l.geometry.outFeatures;
  * the base optimizer's learning rate.
  */
 export class KFAC extends FactorOptimizer<KFACStep> {
-  /** @nocollapse */
   static className = 'KFAC';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = [...FACTOR_OPTION_NAMES, 'klClip'];

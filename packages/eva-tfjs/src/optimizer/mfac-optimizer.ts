@@ -40,7 +40,6 @@ const CHUNK_ROWS = 32;
  * every step; the reference also synchronises for its coefficients).
  */
 export class MFAC extends TensorwiseOptimizer<null> {
-  /** @nocollapse */
   static className = 'MFAC';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = MFAC_OPTION_NAMES;

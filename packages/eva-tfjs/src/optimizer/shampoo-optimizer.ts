@@ -62,7 +62,6 @@ const SHAMPOO_OPTION_NAMES = [
  * `(L_i + r I)^(-1/2k)` with `r = matrixEps * lambda_max`, refreshed every `invUpdateFreq` steps.
  */
 export class Shampoo extends TensorwiseOptimizer<null> {
-  /** @nocollapse */
   static className = 'Shampoo';
   /** Every option name the constructor accepts. */
   static readonly optionNames: readonly string[] = SHAMPOO_OPTION_NAMES;

@@ -125,7 +125,6 @@ abstract class SlotOptimizer extends tf.Optimizer {
 
 /** Adagrad (PyTorch semantics): `s += g^2; w -= lr g / (sqrt(s) + eps)`. */
 export class Adagrad extends SlotOptimizer {
-  /** @nocollapse */
   static className = 'EvaTfjsAdagrad';
   readonly epsilon: number;
   readonly initialAccumulatorValue: number;
@@ -176,7 +175,6 @@ export class Adagrad extends SlotOptimizer {
 
 /** Adam (PyTorch semantics, L2 weight decay added to the gradient). */
 export class Adam extends SlotOptimizer {
-  /** @nocollapse */
   static className = 'EvaTfjsAdam';
   readonly beta1: number;
   readonly beta2: number;
@@ -237,7 +235,6 @@ export class Adam extends SlotOptimizer {
 
 /** AdamW (Loshchilov & Hutter; PyTorch semantics): `w -= lr * wd * w`, then Adam without L2. */
 export class AdamW extends Adam {
-  /** @nocollapse */
   static override className = 'EvaTfjsAdamW';
   protected override readonly decoupled: boolean = true;
 

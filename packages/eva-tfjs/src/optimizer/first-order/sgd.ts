@@ -23,7 +23,6 @@ export interface SGDOptions {
 
 /** SGD / momentum / Nesterov with weight decay; momentum buffers kept by variable position. */
 export class SGD extends tf.Optimizer {
-  /** @nocollapse */
   static className = 'EvaTfjsSGD';
   private learningRate: number;
   readonly momentum: number;
@@ -105,7 +104,6 @@ export class SGD extends tf.Optimizer {
     };
   }
 
-  /** @nocollapse */
   static override fromConfig<T extends tf.serialization.Serializable>(
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
