@@ -2,27 +2,120 @@
  * eva-tfjs: fast second-order optimizers for TensorFlow.js.
  * @packageDocumentation
  */
-export { Eva, type EvaOptions, type KroneckerVectors } from './optimizer/eva-optimizer.js';
+
+// The optimizers (each module: its math, its algorithm for the step pipeline, its class).
 export {
-  PreconditionedOptimizer,
-  type PreconditionedOptions,
-  type NonFinitePolicy,
-  type LayerGradients,
-} from './optimizer/preconditioned-optimizer.js';
+  Eva,
+  evaAlgorithm,
+  type EvaOptions,
+  type KroneckerVectors,
+} from './preconditioners/eva.js';
+export { EvaF, evaFAlgorithm, type EvaFOptions } from './preconditioners/eva-f.js';
+export { EvaS, evaSAlgorithm, type EvaSOptions } from './preconditioners/eva-s.js';
+export {
+  KFAC,
+  kfacAlgorithm,
+  type KFACOptions,
+  type FactorOptions,
+} from './preconditioners/kfac.js';
+export { FOOF, foofAlgorithm, type FOOFOptions } from './preconditioners/foof.js';
+export {
+  Shampoo,
+  shampooAlgorithm,
+  ShampooState,
+  type ShampooOptions,
+} from './preconditioners/shampoo.js';
+export type { BlockLayout, Block } from './preconditioners/shampoo.js';
+export { MFAC, mfacAlgorithm, GradientWindow, type MFACOptions } from './preconditioners/mfac.js';
 export { SGD, type SGDOptions } from './optimizer/first-order/sgd.js';
+export {
+  Adagrad,
+  Adam,
+  AdamW,
+  type AdagradOptions,
+  type AdamOptions,
+} from './optimizer/first-order/adaptive.js';
+
+// The step pipeline and what plugs into it.
+export {
+  WrappingOptimizer,
+  optionSpecsOf,
+  WRAPPING_OPTIONS,
+  LAYERWISE_OPTIONS,
+  type WrappingOptions,
+  type LayerwiseOptions,
+  type NonFinitePolicy,
+  type ReplicaReducer,
+} from './optimizer/wrapping-optimizer.js';
+export type {
+  Algorithm,
+  AlgorithmState,
+  LayerwiseAlgorithm,
+  TensorwiseAlgorithm,
+  LayerDirection,
+  LayerScaling,
+  VariableGradient,
+} from './optimizer/algorithm.js';
+export {
+  defineOptions,
+  validateOptions,
+  resolveOptions,
+  checkNumber,
+  every,
+  positive,
+  nonNegative,
+  unitInterval,
+  fraction,
+  positiveInteger,
+  type Hyperparameter,
+  type Constraint,
+  type OptionSpec,
+  type OptionSpecs,
+  type OptionValues,
+  type StepValues,
+  type AssertDeclared,
+} from './optimizer/options.js';
+export { StateSlots, type SlotOwner, type SlotShapes } from './optimizer/state-slots.js';
+export type { ModelVariable } from './optimizer/model-variables.js';
+export {
+  augmentedIn,
+  splitActivation,
+  layerMatrix,
+  splitLayerMatrix,
+  matrixDirection,
+  graftToNorm,
+  type LayerGradient,
+} from './preconditioners/layer-math.js';
+export {
+  CURVATURE_OPTIONS,
+  INVERSE_OPTIONS,
+  KL_CLIP_OPTION,
+  KL_NORMALIZE_OPTION,
+} from './preconditioners/shared-options.js';
+
+// The registry, saving and loading.
 export {
   createOptimizer,
   createOptimizerByName,
+  registerOptimizer,
   optimizerNames,
+  optimizerEntry,
+  optimizerDescription,
+  optimizerOptionNames,
   isOptimizerName,
   type RegistryOptions,
   type OptimizerName,
   type OptimizerOptionsByName,
   type OptimizerClassByName,
   type BaseOptimizerOptions,
+  type OptimizerEntry,
+  type AlgorithmEntry,
+  type TestSettings,
 } from './optimizer/registry.js';
 export { DetachedOptimizer, FUNCTION_MARKER } from './optimizer/serialization.js';
 export { attachOptimizer } from './optimizer/attach.js';
+
+// Schedules and gradients.
 export {
   warmupDecaySchedule,
   setLearningRate,
@@ -30,13 +123,14 @@ export {
   type WarmupDecayOptions,
   type DecayKind,
 } from './optimizer/schedule.js';
-export type { Hyperparameter } from './optimizer/hyperparameter.js';
 export {
   disposeIterationCounters,
   type NamedTensor,
   type GradientInput,
+  type GradientEntry,
 } from './optimizer/gradients.js';
-export { enableFastKernels, disableFastKernels } from './kernels/fast-kernels.js';
+
+// Layer capture.
 export {
   ModelCapture,
   CapturedLayer,
@@ -55,27 +149,16 @@ export {
 export {
   activationMean,
   activationRows,
+  activationFactor,
   gradientMean,
   gradientRows,
+  gradientFactor,
+  covariance,
   meanPatches,
 } from './capture/statistics.js';
-export { EvaF, type EvaFOptions } from './optimizer/eva-f-optimizer.js';
-export { EvaS, type EvaSOptions } from './optimizer/eva-s-optimizer.js';
-export { KFAC, type KFACOptions } from './optimizer/kfac-optimizer.js';
-export { FOOF, type FOOFOptions } from './optimizer/foof-optimizer.js';
-export { Shampoo, type ShampooOptions } from './optimizer/shampoo-optimizer.js';
-export { MFAC, type MFACOptions } from './optimizer/mfac-optimizer.js';
-export { FactorOptimizer, type FactorOptions } from './optimizer/factor-optimizer.js';
-export { WrappingOptimizer, type WrappingOptions } from './optimizer/wrapping-optimizer.js';
-export { TensorwiseOptimizer } from './optimizer/tensorwise-optimizer.js';
-export {
-  Adagrad,
-  Adam,
-  AdamW,
-  type AdagradOptions,
-  type AdamOptions,
-} from './optimizer/first-order/adaptive.js';
-export { optimizerDescription, optimizerOptionNames } from './optimizer/registry.js';
+
+// Kernels and linear algebra.
+export { enableFastKernels, disableFastKernels } from './kernels/fast-kernels.js';
 export {
   dampedInverse,
   dampedInverseHost,

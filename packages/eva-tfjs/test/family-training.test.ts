@@ -11,13 +11,14 @@ import {
   Adagrad,
   Adam,
   AdamW,
-  createOptimizer,
   createOptimizerByName,
   EvaS,
   FOOF,
   KFAC,
   MFAC,
+  optimizerEntry,
   optimizerNames,
+  optimizerOptionNames,
   Shampoo,
 } from '../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
@@ -31,31 +32,17 @@ function small(): tf.Sequential {
   return model;
 }
 
-/** Learning rates at which each optimizer makes progress on the small autoencoder. */
-const LEARNING_RATES: Record<string, number> = {
-  sgd: 0.05,
-  adagrad: 0.05,
-  adam: 0.01,
-  adamw: 0.01,
-  eva: 0.05,
-  evaf: 0.05,
-  evas: 0.05,
-  kfac: 0.05,
-  foof: 0.05,
-  shampoo: 0.05,
-  mfac: 0.001,
+/** The registry's settings for the tests: a learning rate that trains the small autoencoder. */
+const settings = (name: string) => {
+  const { learningRate, options } = optimizerEntry(name).testing;
+  return { learningRate, ...options };
 };
 
 for (const name of optimizerNames()) {
   test(`${name}: trains the autoencoder in model.fit, no leaks, releases its state`, async () => {
     const model = small();
     const x = tf.matMul(randomTensor([48, 3], 20), randomTensor([3, 12], 21));
-    const extra = name === 'mfac' ? { m: 8 } : {};
-    const opt = createOptimizer(name, model, {
-      learningRate: LEARNING_RATES[name]!,
-      weightDecay: 1e-4,
-      ...extra,
-    });
+    const opt = createOptimizerByName(name, model, { ...settings(name), weightDecay: 1e-4 });
     model.compile({ optimizer: opt, loss: 'meanSquaredError' });
     const first = await model.fit(x, x, { batchSize: 16, epochs: 1, verbose: 0, shuffle: false });
     const start = tf.memory().numTensors;
@@ -79,14 +66,14 @@ for (const name of optimizerNames()) {
   test(`${name}: resume from getWeights/setWeights reproduces an uninterrupted run`, async () => {
     const batches = [0, 1, 2, 3, 4].map((i) => randomTensor([16, 12], 30 + i));
     const options = {
-      learningRate: LEARNING_RATES[name]!,
+      ...settings(name),
       weightDecay: 1e-4,
-      ...(name === 'mfac' ? { m: 3 } : {}),
-      ...(['kfac', 'foof', 'shampoo'].includes(name) ? { invUpdateFreq: 2 } : {}),
+      // Inverses on alternate steps, so the resume lands between two inverse refreshes.
+      ...(optimizerOptionNames(name).includes('invUpdateFreq') ? { invUpdateFreq: 2 } : {}),
     };
     const make = () => {
       const m = small();
-      const o = createOptimizer(name, m, options);
+      const o = createOptimizerByName(name, m, options);
       m.compile({ optimizer: o, loss: 'meanSquaredError' });
       return { m, o };
     };
@@ -217,7 +204,7 @@ test('bad options of the family are rejected by name, listing what is valid', ()
   );
   assert.throws(
     () => new KFAC(model, base, { linalg: 'lu' as 'host' }),
-    /'linalg' must be one of host, newton/,
+    /'linalg' must be 'host' or 'newton'/,
   );
   assert.throws(
     () => new FOOF(model, base, { klNormalize: 1 as unknown as boolean }),
@@ -225,7 +212,7 @@ test('bad options of the family are rejected by name, listing what is valid', ()
   );
   assert.throws(
     () => new Shampoo(model, base, { graft: 'adam' as 'sgd' }),
-    /'graft' must be one of sgd, none/,
+    /'graft' must be 'sgd' or 'none'/,
   );
   assert.throws(
     () => new Shampoo(model, base, { blockSize: 1.5 }),

@@ -12,19 +12,13 @@ import {
   createOptimizerByName,
   DetachedOptimizer,
   Eva,
+  optimizerEntry,
   optimizerNames,
-  type OptimizerName,
 } from '../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
 import { randomTensor, useCpu } from './helpers.js';
 
 before(useCpu);
-
-const LEARNING_RATES: Partial<Record<OptimizerName, number>> = {
-  adagrad: 0.01,
-  adam: 0.001,
-  adamw: 0.001,
-};
 
 function modelFor(seed: number): tf.Sequential {
   const model = createAutoencoder(12, [8, 3, 8]);
@@ -47,12 +41,13 @@ async function save(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
 
 const fitOptions = { batchSize: 16, epochs: 2, verbose: 0 as const, shuffle: false };
 
-async function roundTrip(name: OptimizerName, options: Record<string, unknown> = {}) {
+async function roundTrip(name: string, options: Record<string, unknown> = {}) {
   const x = tf.matMul(randomTensor([48, 3], 7), randomTensor([3, 12], 8));
   const model = modelFor(3);
+  const { learningRate, options: testOptions } = optimizerEntry(name).testing;
   const optimizer = createOptimizerByName(name, model, {
-    learningRate: LEARNING_RATES[name] ?? 0.05,
-    ...(name === 'mfac' ? { m: 4 } : {}),
+    learningRate,
+    ...testOptions,
     ...options,
   });
   model.compile({ optimizer, loss: 'meanSquaredError' });

@@ -102,3 +102,18 @@ export function gradientRows(dy: tf.Tensor, geometry: LayerGeometry): tf.Tensor2
 export function gradientMean(dy: tf.Tensor, geometry: LayerGeometry): tf.Tensor1D {
   return tf.tidy(() => tf.mean(tf.reshape(dy, [-1, geometry.outFeatures]), 0) as tf.Tensor1D);
 }
+
+/** `rows^T rows / n` (call inside a tidy). */
+export function covariance(rows: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(tf.matMul(rows, rows, true, false), rows.shape[0]) as tf.Tensor2D;
+}
+
+/** The input factor `A = a^T a / n` of one capture (K-FAC, FOOF). */
+export function activationFactor(x: tf.Tensor, geometry: LayerGeometry): tf.Tensor2D {
+  return tf.tidy(() => covariance(activationRows(x, geometry)));
+}
+
+/** The gradient factor `Gf = g^T g / n` of one capture (K-FAC). */
+export function gradientFactor(dy: tf.Tensor, geometry: LayerGeometry): tf.Tensor2D {
+  return tf.tidy(() => covariance(gradientRows(dy, geometry)));
+}

@@ -1,26 +1,41 @@
 /**
- * Builds any optimizer of the library by name, for the CLI, benchmarks and the web demo.
- * Second-order optimizers get SGD with momentum 0.9 as their base unless told otherwise (Eva-s
- * and Shampoo with Nesterov momentum, as their references).
+ * Every optimizer by name, for `createOptimizer`, the command line, benchmarks and the web demo:
+ * each entry has its description, its declared options (from which the CLI's flags, the
+ * sweepable settings and the demo's controls are derived), how to build it, and the settings
+ * the tests use for it. Second-order optimizers get SGD with momentum 0.9 as their base unless
+ * told otherwise (Eva-s and Shampoo with Nesterov momentum, as their references).
+ * `registerOptimizer` adds an algorithm of your own.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { Eva, type EvaOptions } from './eva-optimizer.js';
-import { EvaF, type EvaFOptions } from './eva-f-optimizer.js';
-import { EvaS, type EvaSOptions } from './eva-s-optimizer.js';
-import { KFAC, type KFACOptions } from './kfac-optimizer.js';
-import { FOOF, type FOOFOptions } from './foof-optimizer.js';
-import { Shampoo, type ShampooOptions } from './shampoo-optimizer.js';
-import { MFAC, type MFACOptions } from './mfac-optimizer.js';
-import { SGD, type SGDOptions } from './first-order/sgd.js';
+import { Eva, evaAlgorithm, type EvaOptions } from '../preconditioners/eva.js';
+import { EvaF, evaFAlgorithm, type EvaFOptions } from '../preconditioners/eva-f.js';
+import { EvaS, evaSAlgorithm, type EvaSOptions } from '../preconditioners/eva-s.js';
+import { KFAC, kfacAlgorithm, type KFACOptions } from '../preconditioners/kfac.js';
+import { FOOF, foofAlgorithm, type FOOFOptions } from '../preconditioners/foof.js';
+import { Shampoo, shampooAlgorithm, type ShampooOptions } from '../preconditioners/shampoo.js';
+import { MFAC, mfacAlgorithm, type MFACOptions } from '../preconditioners/mfac.js';
+import type { Algorithm } from './algorithm.js';
+import { SGD, SGD_OPTIONS, type SGDOptions } from './first-order/sgd.js';
 import {
+  ADAGRAD_OPTIONS,
+  ADAM_OPTIONS,
+  ADAMW_OPTIONS,
   Adagrad,
   Adam,
   AdamW,
   type AdagradOptions,
   type AdamOptions,
 } from './first-order/adaptive.js';
-import { rejectUnknownOptions } from './hyperparameter.js';
+import {
+  checkNumber,
+  defineOptions,
+  fraction,
+  positive,
+  rejectUnknownOptions,
+  type OptionSpecs,
+} from './options.js';
+import { optionSpecsOf, WrappingOptimizer } from './wrapping-optimizer.js';
 
 /**
  * The base optimizer of a second-order method built by name: SGD with momentum 0.9 (Nesterov
@@ -34,9 +49,9 @@ export interface BaseOptimizerOptions {
   nesterov?: boolean;
 }
 
-/** The options {@link createOptimizer} takes for each name. */
+/** The options {@link createOptimizer} takes for each built-in name. */
 export interface OptimizerOptionsByName {
-  sgd: SGDOptions & { momentum?: number };
+  sgd: SGDOptions;
   adagrad: AdagradOptions;
   adam: AdamOptions;
   adamw: AdamOptions;
@@ -49,7 +64,7 @@ export interface OptimizerOptionsByName {
   mfac: BaseOptimizerOptions & MFACOptions;
 }
 
-/** The class {@link createOptimizer} returns for each name. */
+/** The class {@link createOptimizer} returns for each built-in name. */
 export interface OptimizerClassByName {
   sgd: SGD;
   adagrad: Adagrad;
@@ -64,174 +79,269 @@ export interface OptimizerClassByName {
   mfac: MFAC;
 }
 
-/** A name {@link createOptimizer} accepts. */
+/** A built-in name {@link createOptimizer} accepts. */
 export type OptimizerName = keyof OptimizerOptionsByName;
 
 /**
  * Options of an optimizer chosen at run time (e.g. from a command line): every value is
- * checked against the named optimizer's options when it is built.
+ * checked against the named optimizer's declarations when it is built.
  */
 export interface RegistryOptions {
   learningRate: number;
   [option: string]: unknown;
 }
 
-interface Entry {
+/** Settings the tests use for an optimizer (kept next to its entry). */
+export interface TestSettings {
+  /** A learning rate that trains the tests' small autoencoder in a few epochs. */
+  learningRate: number;
+  /** Extra options for the small test models (e.g. a small M-FAC window). */
+  options?: Record<string, unknown>;
+}
+
+/** One optimizer of the registry. */
+export interface OptimizerEntry {
+  /** Lower-case name (`eva`). */
+  readonly name: string;
   /** One-line description for help texts. */
-  description: string;
-  /** Whether the optimizer wraps a base (momentum) optimizer. */
-  secondOrder: boolean;
-  /** The algorithm's option names (the common ones are added). */
-  options: readonly string[];
+  readonly description: string;
+  /** Every option besides `learningRate`, declared (base momentum options included). */
+  readonly options: OptionSpecs;
+  /** Whether it wraps a base (momentum) optimizer. */
+  readonly secondOrder: boolean;
+  /** Settings the tests use. */
+  readonly testing: TestSettings;
+  /** Builds it; `options` are validated against {@link options} first. */
   build(model: tfl.LayersModel, options: RegistryOptions): tf.Optimizer;
 }
 
-const COMMON = ['learningRate', 'momentum', 'nesterov', 'weightDecay'];
-
-/** Splits the registry options into the base optimizer's and the algorithm's. */
-function secondOrder<T>(
-  o: RegistryOptions,
-  defaultNesterov: boolean,
-): { base: tf.Optimizer; rest: T } {
-  const { learningRate, momentum, nesterov, ...rest } = o as RegistryOptions &
-    Partial<BaseOptimizerOptions>;
-  const mu = momentum ?? 0.9;
-  const useNesterov = nesterov ?? defaultNesterov;
-  if (useNesterov && mu === 0) throw new Error("Option 'nesterov' needs a momentum > 0");
-  return { base: tf.train.momentum(learningRate, mu, useNesterov), rest: rest as T };
+/** The options of the base optimizer of a second-order method built by name. */
+function baseOptions(nesterov: boolean) {
+  return defineOptions({
+    momentum: {
+      kind: 'number',
+      default: 0.9,
+      constraint: fraction,
+      description: 'momentum of the base optimizer (SGD)',
+    },
+    nesterov: { kind: 'boolean', default: nesterov, description: 'Nesterov momentum' },
+  });
 }
 
-const REGISTRY: Record<OptimizerName, Entry> = {
-  sgd: {
-    description: 'SGD with momentum (PyTorch weight decay)',
-    secondOrder: false,
-    options: [],
-    build: (_model, o) =>
-      new SGD({
-        ...(o as unknown as SGDOptions),
-        momentum: (o.momentum as number | undefined) ?? 0.9,
-      }),
-  },
-  adagrad: {
-    description: 'Adagrad (PyTorch defaults)',
-    secondOrder: false,
-    options: ['epsilon', 'initialAccumulatorValue'],
-    build: (_model, o) => new Adagrad(o as unknown as ConstructorParameters<typeof Adagrad>[0]),
-  },
-  adam: {
-    description: 'Adam (L2 weight decay)',
-    secondOrder: false,
-    options: ['beta1', 'beta2', 'epsilon'],
-    build: (_model, o) => new Adam(o as unknown as ConstructorParameters<typeof Adam>[0]),
-  },
-  adamw: {
-    description: 'AdamW (decoupled weight decay)',
-    secondOrder: false,
-    options: ['beta1', 'beta2', 'epsilon'],
-    build: (_model, o) => new AdamW(o as unknown as ConstructorParameters<typeof AdamW>[0]),
-  },
-  eva: {
-    description: 'Eva: Kronecker-vector preconditioning (paper Eq. 13)',
-    secondOrder: true,
-    options: Eva.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<EvaOptions>(o, false);
-      return new Eva(model, base, rest);
-    },
-  },
-  evaf: {
-    description: 'Eva-f: vectorized FOOF (paper Eq. 21)',
-    secondOrder: true,
-    options: EvaF.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<EvaFOptions>(o, false);
-      return new EvaF(model, base, rest);
-    },
-  },
-  evas: {
-    description: 'Eva-s: vectorized Shampoo (paper Eq. 23)',
-    secondOrder: true,
-    options: EvaS.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<EvaSOptions>(o, true);
-      return new EvaS(model, base, rest);
-    },
-  },
-  kfac: {
-    description: 'K-FAC with damping split and KL clipping',
-    secondOrder: true,
-    options: KFAC.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<KFACOptions>(o, false);
-      return new KFAC(model, base, rest);
-    },
-  },
-  foof: {
-    description: 'FOOF: input factor only, KL-normalised',
-    secondOrder: true,
-    options: FOOF.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<FOOFOptions>(o, false);
-      return new FOOF(model, base, rest);
-    },
-  },
-  shampoo: {
-    description: 'Shampoo (blocks of 128, SGD grafting)',
-    secondOrder: true,
-    options: Shampoo.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<ShampooOptions>(o, true);
-      return new Shampoo(model, base, rest);
-    },
-  },
-  mfac: {
-    description: 'M-FAC: matrix-free inverse Fisher of the last m gradients',
-    secondOrder: true,
-    options: MFAC.optionNames,
-    build: (model, o) => {
-      const { base, rest } = secondOrder<MFACOptions>(o, false);
-      return new MFAC(model, base, rest);
-    },
-  },
-};
-
-/** The names {@link createOptimizer} accepts. */
-export function optimizerNames(): OptimizerName[] {
-  return Object.keys(REGISTRY) as OptimizerName[];
+/** What {@link registerOptimizer} takes for an algorithm of the step pipeline. */
+export interface AlgorithmEntry {
+  /** Lower-case name, unique in the registry. */
+  name: string;
+  description: string;
+  algorithm: Algorithm;
+  /** The class to build (default: `WrappingOptimizer` with `algorithm`). */
+  cls?: new (model: tfl.LayersModel, base: tf.Optimizer, options: object) => tf.Optimizer;
+  /** Nesterov momentum by default for the base optimizer (default false). */
+  nesterov?: boolean;
+  testing: TestSettings;
 }
 
-/** Whether `name` is one of {@link optimizerNames} (case-insensitive). */
+/** A registry entry for a second-order algorithm on an SGD-momentum base. */
+function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
+  const options = { ...baseOptions(entry.nesterov ?? false), ...optionSpecsOf(entry.algorithm) };
+  return {
+    name: entry.name,
+    description: entry.description,
+    options,
+    secondOrder: true,
+    testing: entry.testing,
+    build(model, all) {
+      const { learningRate, momentum, nesterov, ...rest } = all as RegistryOptions & {
+        momentum?: number;
+        nesterov?: boolean;
+      };
+      const mu = checkNumber('momentum', momentum ?? 0.9, fraction);
+      const useNesterov = nesterov ?? entry.nesterov ?? false;
+      if (useNesterov && mu === 0) throw new Error("Option 'nesterov' needs a momentum > 0");
+      checkNumber('learningRate', learningRate, positive);
+      const base = tf.train.momentum(learningRate, mu, useNesterov);
+      try {
+        return entry.cls != null
+          ? new entry.cls(model, base, rest)
+          : new WrappingOptimizer(model, base, rest, entry.algorithm);
+      } catch (e) {
+        base.dispose();
+        throw e;
+      }
+    },
+  };
+}
+
+const REGISTRY = new Map<string, OptimizerEntry>();
+
+/**
+ * Adds an optimizer to the registry: an algorithm of the step pipeline (built on SGD with
+ * momentum, like the built-in second-order methods), or a complete entry. Afterwards
+ * `createOptimizerByName`, the command line (`--optimizer name`, its options as flags) and the
+ * web demo know it. Names are case-insensitive and must be new.
+ */
+export function registerOptimizer(entry: AlgorithmEntry | OptimizerEntry): void {
+  const name = entry.name.toLowerCase();
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) {
+    throw new Error(`registerOptimizer: invalid name '${entry.name}' (letters, digits, '-')`);
+  }
+  if (REGISTRY.has(name)) throw new Error(`registerOptimizer: '${name}' is already registered`);
+  const complete = 'algorithm' in entry ? algorithmEntry(entry) : entry;
+  REGISTRY.set(name, { ...complete, name });
+}
+
+const firstOrder = (
+  name: string,
+  description: string,
+  options: OptionSpecs,
+  testing: TestSettings,
+  build: (options: RegistryOptions) => tf.Optimizer,
+): OptimizerEntry => ({
+  name,
+  description,
+  options,
+  secondOrder: false,
+  testing,
+  build: (_model, o) => build(o),
+});
+
+registerOptimizer(
+  firstOrder(
+    'sgd',
+    'SGD with momentum (PyTorch weight decay)',
+    { ...SGD_OPTIONS, momentum: { ...SGD_OPTIONS.momentum, default: 0.9 } },
+    { learningRate: 0.05 },
+    (o) => new SGD({ ...(o as unknown as SGDOptions), momentum: (o.momentum as number) ?? 0.9 }),
+  ),
+);
+registerOptimizer(
+  firstOrder(
+    'adagrad',
+    'Adagrad (PyTorch defaults)',
+    ADAGRAD_OPTIONS,
+    { learningRate: 0.05 },
+    (o) => new Adagrad(o as unknown as AdagradOptions),
+  ),
+);
+registerOptimizer(
+  firstOrder(
+    'adam',
+    'Adam (L2 weight decay)',
+    ADAM_OPTIONS,
+    { learningRate: 0.01 },
+    (o) => new Adam(o as unknown as AdamOptions),
+  ),
+);
+registerOptimizer(
+  firstOrder(
+    'adamw',
+    'AdamW (decoupled weight decay)',
+    ADAMW_OPTIONS,
+    { learningRate: 0.01 },
+    (o) => new AdamW(o as unknown as AdamOptions),
+  ),
+);
+registerOptimizer({
+  name: 'eva',
+  description: 'Eva: Kronecker-vector preconditioning (paper Eq. 13)',
+  algorithm: evaAlgorithm,
+  cls: Eva,
+  testing: { learningRate: 0.05 },
+});
+registerOptimizer({
+  name: 'evaf',
+  description: 'Eva-f: vectorized FOOF (paper Eq. 21)',
+  algorithm: evaFAlgorithm,
+  cls: EvaF,
+  testing: { learningRate: 0.05 },
+});
+registerOptimizer({
+  name: 'evas',
+  description: 'Eva-s: vectorized Shampoo (paper Eq. 23)',
+  algorithm: evaSAlgorithm,
+  cls: EvaS,
+  nesterov: true,
+  testing: { learningRate: 0.05 },
+});
+registerOptimizer({
+  name: 'kfac',
+  description: 'K-FAC with damping split and KL clipping',
+  algorithm: kfacAlgorithm,
+  cls: KFAC,
+  testing: { learningRate: 0.05 },
+});
+registerOptimizer({
+  name: 'foof',
+  description: 'FOOF: input factor only, KL-normalised',
+  algorithm: foofAlgorithm,
+  cls: FOOF,
+  testing: { learningRate: 0.05 },
+});
+registerOptimizer({
+  name: 'shampoo',
+  description: 'Shampoo (blocks of 128, SGD grafting)',
+  algorithm: shampooAlgorithm,
+  cls: Shampoo,
+  nesterov: true,
+  testing: { learningRate: 0.05 },
+});
+registerOptimizer({
+  name: 'mfac',
+  description: 'M-FAC: matrix-free inverse Fisher of the last m gradients',
+  algorithm: mfacAlgorithm,
+  cls: MFAC,
+  testing: { learningRate: 0.001, options: { m: 8 } },
+});
+
+/** The names {@link createOptimizerByName} accepts, in registration order. */
+export function optimizerNames(): string[] {
+  return [...REGISTRY.keys()];
+}
+
+/** Whether `name` is a built-in optimizer name (case-insensitive). */
 export function isOptimizerName(name: string): name is OptimizerName {
-  return Object.hasOwn(REGISTRY, name.toLowerCase());
+  return (BUILT_IN as readonly string[]).includes(name.toLowerCase());
 }
 
-/** A one-line description of optimizer `name`. */
-export function optimizerDescription(name: string): string {
-  return entryFor(name).description;
-}
+const BUILT_IN = [
+  'sgd',
+  'adagrad',
+  'adam',
+  'adamw',
+  'eva',
+  'evaf',
+  'evas',
+  'kfac',
+  'foof',
+  'shampoo',
+  'mfac',
+] as const satisfies readonly OptimizerName[];
 
-/** The options optimizer `name` accepts (throws listing the valid names for an unknown one). */
-export function optimizerOptionNames(name: string): string[] {
-  const entry = entryFor(name);
-  const common =
-    entry.secondOrder || name.toLowerCase() === 'sgd' ? COMMON : ['learningRate', 'weightDecay'];
-  return [...new Set([...common, ...entry.options])];
-}
-
-function entryFor(name: string): Entry {
-  const entry = isOptimizerName(name) ? REGISTRY[name.toLowerCase() as OptimizerName] : undefined;
+/** The registry entry of `name` (throws listing the valid names for an unknown one). */
+export function optimizerEntry(name: string): OptimizerEntry {
+  const entry = REGISTRY.get(name.toLowerCase());
   if (entry == null) {
     throw new Error(`Unknown optimizer '${name}'; valid names are ${optimizerNames().join(', ')}`);
   }
   return entry;
 }
 
+/** A one-line description of optimizer `name`. */
+export function optimizerDescription(name: string): string {
+  return optimizerEntry(name).description;
+}
+
+/** The options optimizer `name` accepts (throws listing the valid names for an unknown one). */
+export function optimizerOptionNames(name: string): string[] {
+  return ['learningRate', ...Object.keys(optimizerEntry(name).options)];
+}
+
 /**
  * Builds the optimizer `name` for `model`, typed by name: a misspelt option is a compile error
  * and the result is the class (`createOptimizer('eva', model, {...})` is an `Eva`). Names and
  * options are also checked at run time (errors list the valid ones); `undefined` options are
- * ignored (so command-line defaults can be passed through). For a name chosen at run time, see
- * {@link createOptimizerByName}.
+ * ignored (so command-line defaults can be passed through). For a name chosen at run time, or a
+ * registered optimizer of your own, see {@link createOptimizerByName}.
  */
 export function createOptimizer<N extends OptimizerName>(
   name: N,
@@ -243,14 +353,14 @@ export function createOptimizer<N extends OptimizerName>(
 
 /**
  * {@link createOptimizer} for a name and options known only at run time (a command line, a
- * form): unknown names or options are errors listing the valid ones.
+ * form, a registered optimizer): unknown names or options are errors listing the valid ones.
  */
 export function createOptimizerByName(
   name: string,
   model: tfl.LayersModel,
   options: RegistryOptions,
 ): tf.Optimizer {
-  const entry = entryFor(name);
+  const entry = optimizerEntry(name);
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   rejectUnknownOptions(name, defined, optimizerOptionNames(name));
   return entry.build(model, defined as RegistryOptions);

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { CapturedLayer } from '../capture/model-capture.js';
+import type { AlgorithmState } from './algorithm.js';
 import type { NamedTensor } from './gradients.js';
 
 /** What state is kept for: a captured layer or a model variable (stable index, readable path). */
@@ -21,7 +22,7 @@ export type SlotShapes<K extends SlotOwner = CapturedLayer> = Record<
 >;
 
 /** Named per-layer (or per-variable) tensors. */
-export class StateSlots<K extends SlotOwner = CapturedLayer> {
+export class StateSlots<K extends SlotOwner = CapturedLayer> implements AlgorithmState {
   private readonly values = new Map<string, Array<tf.Tensor | null>>();
 
   constructor(
@@ -106,8 +107,11 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> {
     return named;
   }
 
-  /** Replaces every value by copies of `state` (entries of other prefixes are errors). */
-  load(state: Map<string, tf.Tensor>): void {
+  /**
+   * Checks `state` against the slots' names and shapes (entries of other prefixes are errors)
+   * and returns where each entry goes; changes nothing.
+   */
+  private plan(state: Map<string, tf.Tensor>): Array<[string, K, tf.Tensor]> {
     const pattern = new RegExp(`^${this.prefix}/(\\d+)/(\\w+)$`);
     const updates: Array<[string, K, tf.Tensor]> = [];
     for (const [name, tensor] of state) {
@@ -128,8 +132,24 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> {
       }
       updates.push([match[2]!, layer, tensor]);
     }
+    return updates;
+  }
+
+  /** Throws (naming the entry) unless {@link load} would accept `state`; changes nothing. */
+  validate(state: Map<string, tf.Tensor>): void {
+    this.plan(state);
+  }
+
+  /**
+   * Replaces every value by copies of `state`, validated first; the copies are taken before
+   * anything is released, so the slots' own tensors can be passed back.
+   */
+  load(state: Map<string, tf.Tensor>): void {
+    const copies = this.plan(state).map(
+      ([slot, layer, tensor]) => [slot, layer, tf.keep(tf.clone(tensor))] as const,
+    );
     this.dispose();
-    for (const [slot, layer, tensor] of updates) this.set(slot, layer, tf.clone(tensor));
+    for (const [slot, layer, tensor] of copies) this.set(slot, layer, tensor);
   }
 
   /** Releases every value. */
@@ -142,7 +162,3 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> {
     }
   }
 }
-
-/** The bias-augmented input size of a layer. */
-export const augmentedIn = (layer: CapturedLayer): number =>
-  layer.geometry.inFeatures + (layer.geometry.hasBias ? 1 : 0);

@@ -1,17 +1,42 @@
 /**
- * The optimizer wrapper shared by every non-first-order optimizer of the library: a
- * `tf.Optimizer` that turns the gradients of one step into update directions (the subclass's
- * preconditioning), adds weight decay (PyTorch SGD semantics: after preconditioning unless the
- * subclass says otherwise) and delegates the update to a wrapped tfjs base optimizer.
+ * The step pipeline every second-order optimizer of the library runs: a `tf.Optimizer` that
+ * composes an {@link Algorithm} (its state and math) with a tfjs base optimizer that applies the
+ * final update. One step, top to bottom:
  *
- * The step pipeline is fixed here so that every algorithm gets the same guarantees: the
- * hyper-parameters of the step are resolved (and validated) before anything changes, NaN or
- * Infinity in the gradients or statistics skips the step (or throws) with one scalar host read,
- * the state is kept as named tensors (`getWeights`/`setWeights`, validated before any change),
- * and nothing leaks.
+ *  1. resolve every option for this step (functions of the step evaluated and validated),
+ *     before anything changes;
+ *  2. take the statistics captured during the forward/backward pass (layer-wise algorithms);
+ *  3. average gradients and statistics across data-parallel replicas (when installed);
+ *  4. weight decay before the transform (algorithms whose reference does that, M-FAC);
+ *  5. one scalar host read: NaN or Infinity anywhere skips the step (or throws), state unchanged;
+ *  6. fold the statistics into the state (on statistics steps: `facUpdateFreq`);
+ *  7. the expensive work, inverses or roots (on inverse steps: `invUpdateFreq`);
+ *  8. the transform: each layer's (or tensor's) direction, then the scaling shared by all
+ *     layers (KL clipping or KL normalisation) or per tensor (grafting);
+ *  9. weight decay after the transform (the default: PyTorch SGD semantics), and the base
+ *     optimizer's update.
+ *
+ * The state is named tensors (`getWeights`/`setWeights`, everything validated before anything
+ * changes), `getConfig` is the constructor options (see `serialization.ts`), and nothing leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  ModelCapture,
+  type CapturedLayer,
+  type CapturedStatistics,
+} from '../capture/model-capture.js';
+import type { LayerFilter, LinearLayerInternals } from '../capture/layer-geometry.js';
+import { klClipScale, klNormalizationScale } from '../preconditioners/kl-clip.js';
+import { graftToNorm, type LayerGradient } from '../preconditioners/layer-math.js';
+import type {
+  Algorithm,
+  AlgorithmState,
+  LayerDirection,
+  LayerwiseAlgorithm,
+  TensorwiseAlgorithm,
+  VariableGradient,
+} from './algorithm.js';
 import { disposeBaseOptimizer } from './dispose-base.js';
 import {
   gradientEntries,
@@ -19,29 +44,86 @@ import {
   type GradientInput,
   type NamedTensor,
 } from './gradients.js';
-import { encodeOptions } from './serialization.js';
+import { modelVariables, type ModelVariable } from './model-variables.js';
 import {
-  checkHyperparameter,
+  defineOptions,
+  every,
   nonNegative,
-  resolveHyperparameter,
+  positiveInteger,
+  resolveOptions,
+  validateOptions,
   type Hyperparameter,
-} from './hyperparameter.js';
+  type OptionSpecs,
+  type OptionValues,
+  type StepValues,
+} from './options.js';
+import { encodeOptions } from './serialization.js';
 
 /** What to do with a step whose gradients or statistics contain NaN or Infinity. */
 export type NonFinitePolicy = 'skip' | 'throw';
 
-/** An optimizer's own state as named tensors (names stable across processes). */
-export interface OptimizerState {
-  /** The live state tensors (not copies; callers must not dispose them). */
-  named(): NamedTensor[];
-  /** Restores from what {@link named} produced: validates everything first, then takes copies. */
-  load(state: Map<string, tf.Tensor>): void;
-  /** Releases every state tensor. */
-  dispose(): void;
+/** Options every wrapped optimizer accepts. */
+export interface WrappingOptions {
+  /** L2 weight decay added to every update (default 0; number or function of the step). */
+  weightDecay?: Hyperparameter;
+  /** Non-finite gradients or statistics: `'skip'` the step (default) or `'throw'`. */
+  onNonFinite?: NonFinitePolicy;
+}
+
+/** Options every layer-wise optimizer (Eva, Eva-f, K-FAC, FOOF) accepts. */
+export interface LayerwiseOptions extends WrappingOptions {
+  /** Samples of each batch that feed the statistics (default 16). */
+  statsBatchSize?: number;
+  /** Capture statistics every this-many steps (default 1). */
+  facUpdateFreq?: number;
+  /** Layers (names or a predicate) that keep their plain gradient. */
+  skipLayers?: LayerFilter;
+}
+
+/** The declarations of {@link WrappingOptions}. */
+export const WRAPPING_OPTIONS = defineOptions({
+  weightDecay: {
+    kind: 'schedule',
+    default: 0,
+    constraint: nonNegative,
+    description: 'L2 weight decay added to the update (after preconditioning, as PyTorch SGD)',
+  },
+  onNonFinite: {
+    kind: 'choice',
+    default: 'skip',
+    choices: ['skip', 'throw'],
+    description: 'a step with NaN/Infinity in gradients or statistics: skip it, or throw',
+  },
+});
+
+/** The declarations of the layer-wise options of {@link LayerwiseOptions}. */
+export const LAYERWISE_OPTIONS = defineOptions({
+  statsBatchSize: {
+    kind: 'number',
+    default: 16,
+    constraint: positiveInteger,
+    description: 'samples of each batch that feed the statistics',
+  },
+  facUpdateFreq: {
+    kind: 'number',
+    default: 1,
+    constraint: positiveInteger,
+    description: 'statistics interval (steps)',
+  },
+  skipLayers: { kind: 'layers', description: 'layers that keep their plain gradient' },
+});
+
+/** Every option an optimizer built on `algorithm` accepts, declared. */
+export function optionSpecsOf(algorithm: Algorithm): OptionSpecs {
+  return {
+    ...WRAPPING_OPTIONS,
+    ...(algorithm.kind === 'layerwise' ? LAYERWISE_OPTIONS : {}),
+    ...(algorithm.options as OptionSpecs),
+  };
 }
 
 /** A statistic taken for a step, with how it scales with the loss normalisation. */
-export interface StepStatistic {
+interface StepStatistic {
   tensor: tf.Tensor;
   /** See `StatisticFunctions.gradientDegree` (0 for activation statistics). */
   degree: 0 | 1 | 2;
@@ -62,62 +144,97 @@ export function isWrappingOptimizer(optimizer: tf.Optimizer): optimizer is Wrapp
   return typeof (optimizer as { setReplicaReducer?: unknown }).setReplicaReducer === 'function';
 }
 
-/** Options every wrapping optimizer accepts. */
-export interface WrappingOptions {
-  /** L2 weight decay added to every gradient (default 0). */
-  weightDecay?: Hyperparameter;
-  /** Non-finite gradients: `'skip'` the step (default) or `'throw'`. */
-  onNonFinite?: NonFinitePolicy;
-}
-
-/** Option names understood by {@link WrappingOptimizer} itself. */
-export const WRAPPING_OPTION_NAMES = ['weightDecay', 'onNonFinite'] as const;
-
 /**
- * Base class of the optimizers that wrap a tfjs base optimizer. `H` is the subclass's
- * hyper-parameters resolved for one step: {@link resolveStep} computes them once, before
- * anything changes, and they are passed to the other hooks.
+ * A second-order optimizer: the pipeline above around one algorithm. The library's classes
+ * (`Eva`, `KFAC`, ...) are this with their algorithm; an algorithm of your own needs no class:
+ * `new WrappingOptimizer(model, base, options, myAlgorithm)` or `registerOptimizer`.
  */
-export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
+export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> extends tf.Optimizer {
   /** The wrapped tfjs optimizer that applies the final update. */
   readonly base: tf.Optimizer;
+  /** The algorithm this optimizer runs. */
+  readonly algorithm: Algorithm;
   /** Steps skipped because of non-finite gradients or statistics. */
   skippedSteps = 0;
+  /** Steps on which statistics entered the state. */
+  statisticsUpdates = 0;
+  /** Steps on which the expensive work (inverses, roots) ran. */
+  inverseUpdates = 0;
   /** The model whose variables are optimized. */
   protected readonly model: tfl.LayersModel;
-  protected readonly weightDecay: Hyperparameter;
-  protected readonly onNonFinite: NonFinitePolicy;
-  /**
-   * Whether weight decay joins the gradient before the subclass transforms it (M-FAC's
-   * reference does this) instead of after (the default: K-FAC/Eva reference semantics).
-   */
-  protected decayBeforeTransform = false;
-  private warnedNonFinite = false;
-  private disposed = false;
-  private reducer: ReplicaReducer | null = null;
+  /** The algorithm's state. */
+  protected readonly state: State;
+  private readonly specs: OptionSpecs;
+  private readonly values: OptionValues<OptionSpecs>;
   /** The constructor options as given (for {@link getConfig}). */
   private readonly options: Record<string, unknown>;
+  private readonly capture: ModelCapture | null;
+  private readonly variables: ReadonlyMap<string, ModelVariable>;
+  private reducer: ReplicaReducer | null = null;
+  private pending: Array<CapturedStatistics | null> = [];
+  private readonly warnedMissing = new Set<number>();
+  private warnedNonFinite = false;
+  private disposed = false;
 
-  protected constructor(model: tfl.LayersModel, base: tf.Optimizer, options: WrappingOptions) {
+  /**
+   * @param model the model whose parameters are optimized (must be built)
+   * @param base the tfjs optimizer that applies the update, e.g. `tf.train.momentum(0.1, 0.9)`
+   * @param options the common options and the algorithm's (see its declarations)
+   * @param algorithm what this optimizer computes
+   */
+  constructor(model: tfl.LayersModel, base: tf.Optimizer, options: object, algorithm: Algorithm) {
     super();
-    const owner = new.target.name;
+    const owner = algorithm.name;
     if (model == null || !Array.isArray((model as { layers?: unknown }).layers)) {
       throw new Error(`${owner}: the first argument must be a tf.LayersModel`);
     }
-    if (base == null || !(base instanceof tf.Optimizer)) {
+    if (
+      base == null ||
+      typeof (base as { applyGradients?: unknown }).applyGradients !== 'function'
+    ) {
       throw new Error(
         `${owner}: the second argument must be a tfjs optimizer such as tf.train.momentum(0.1, 0.9)`,
       );
     }
     this.model = model;
     this.base = base;
-    this.options = { ...options };
-    this.weightDecay = checkHyperparameter('weightDecay', options.weightDecay ?? 0, nonNegative);
-    const onNonFinite = options.onNonFinite ?? 'skip';
-    if (onNonFinite !== 'skip' && onNonFinite !== 'throw') {
-      throw new Error(`Option 'onNonFinite' must be 'skip' or 'throw', got ${String(onNonFinite)}`);
+    this.algorithm = algorithm;
+    this.options = { ...(options as Record<string, unknown>) };
+    this.specs = optionSpecsOf(algorithm);
+    this.values = validateOptions(owner, this.specs, this.options);
+    if (algorithm.kind === 'layerwise') {
+      const facUpdateFreq = this.values.facUpdateFreq as number;
+      this.capture = new ModelCapture(model, {
+        statsBatchSize: this.values.statsBatchSize as number,
+        statistics: algorithm.statistics,
+        skipLayers: this.values.skipLayers as LayerFilter | undefined,
+        shouldCapture: () => every(facUpdateFreq, this.iterations),
+      });
+      if (this.capture.layers.length === 0) {
+        this.capture.dispose();
+        throw new Error(
+          `${owner}: the model has no Dense or Conv2D layer to precondition` +
+            (this.values.skipLayers ? ' (after skipLayers)' : ''),
+        );
+      }
+      this.variables = new Map();
+      this.state = algorithm.createState(this.capture.layers, this.values) as State;
+    } else {
+      this.capture = null;
+      this.variables = modelVariables(model);
+      if (this.variables.size === 0)
+        throw new Error(`${owner}: the model has no trainable variables`);
+      this.state = algorithm.createState([...this.variables.values()], this.values) as State;
     }
-    this.onNonFinite = onNonFinite;
+  }
+
+  override getClassName(): string {
+    return this.algorithm.name;
+  }
+
+  /** The captured layers, in model order (empty for tensor-wise algorithms). */
+  get layers(): readonly CapturedLayer[] {
+    return this.capture?.layers ?? [];
   }
 
   /** The base optimizer's current learning rate (schedules that call `setLearningRate` apply). */
@@ -125,34 +242,11 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
     const lr = (this.base as unknown as { learningRate?: unknown }).learningRate;
     if (typeof lr !== 'number' || !Number.isFinite(lr)) {
       throw new Error(
-        `${this.constructor.name}: cannot read a numeric learningRate from the base optimizer ` +
+        `${this.algorithm.name}: cannot read a numeric learningRate from the base optimizer ` +
           `${this.base.getClassName()}`,
       );
     }
     return lr;
-  }
-
-  /**
-   * Resolves (and validates) the subclass's hyper-parameters for `step`; throws on bad values.
-   * Called once per step before any state changes.
-   */
-  protected abstract resolveStep(step: number): H;
-
-  /**
-   * Takes the statistics gathered outside `applyGradients` for this step (e.g. by layer
-   * capture) and returns them so they join the finite check; the base disposes them after the
-   * step. Default: none.
-   */
-  protected takeStatistics(): StepStatistic[] {
-    return [];
-  }
-
-  /**
-   * Replaces the statistics taken for this step by their cross-replica averages (same order as
-   * {@link takeStatistics} returned them). Subclasses that keep references must override.
-   */
-  protected useReducedStatistics(reduced: tf.Tensor[]): void {
-    void reduced;
   }
 
   /**
@@ -164,50 +258,16 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
   }
 
   /**
-   * Folds this step's gradients and taken statistics into the running state (after they were
-   * found finite). `gradients` include weight decay when {@link decayBeforeTransform} is set.
-   */
-  protected abstract updateState(gradients: GradientEntry[], hyperparameters: H): void;
-
-  /**
-   * Returns the update direction of every variable it changes (by variable name); the others
-   * keep their gradient. Runs inside `tf.tidy`; must not read tensors back to the host unless
-   * the algorithm cannot avoid it (say so in its documentation).
-   */
-  protected abstract transformGradients(
-    gradients: GradientEntry[],
-    hyperparameters: H,
-  ): Map<string, tf.Tensor>;
-
-  /** The subclass's state (running statistics, inverses, windows). */
-  protected abstract readonly state: OptimizerState;
-
-  /**
-   * The constructor options (functions of the step saved as a marker that `attachOptimizer`
-   * asks for again) and the base optimizer's class and configuration: what `model.save` stores
-   * and `attachOptimizer` rebuilds from.
-   */
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...encodeOptions(this.options),
-      baseClassName: this.base.getClassName(),
-      baseConfig: this.base.getConfig(),
-    };
-  }
-
-  /**
-   * One optimizer step without the base optimizer's update: folds statistics into the running
-   * state, transforms the gradients, adds weight decay and advances the step counter. Returns
-   * what {@link applyGradients} would hand to the base optimizer (the caller owns the tensors),
-   * or null when the step was skipped for non-finite values. For users who apply the update
-   * themselves.
+   * One optimizer step without the base optimizer's update: returns what
+   * {@link applyGradients} would hand to the base optimizer (the caller owns the tensors), or
+   * null when the step was skipped for non-finite values. For users who apply updates themselves.
    */
   precondition(gradients: GradientInput): NamedTensor[] | null {
     const result = this.step(gradients);
     return result && result.map(({ name, tensor }) => ({ name, tensor: tf.keep(tensor) }));
   }
 
-  /** Applies one optimizer step: statistics, preconditioning, weight decay, base update. */
+  /** Applies one optimizer step (see the module documentation). */
   applyGradients(variableGradients: GradientInput): void {
     const updates = this.step(variableGradients);
     if (updates == null) return;
@@ -218,20 +278,24 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
     }
   }
 
-  /** The shared step; returned tensors are fresh (never the caller's gradients). */
+  /** The pipeline; returned tensors are fresh (never the caller's gradients). */
   private step(variableGradients: GradientInput): NamedTensor[] | null {
-    this.assertUsable();
+    if (this.disposed) throw new Error(`${this.algorithm.name} has been disposed`);
+    const algorithm = this.algorithm;
     const local = gradientEntries(variableGradients);
     const step = this.iterations;
-    const hyperparameters = this.resolveStep(step);
-    const weightDecay = resolveHyperparameter('weightDecay', this.weightDecay, step, nonNegative);
-    const decayFirst = this.decayBeforeTransform && weightDecay > 0;
+    // 1. Options at this step.
+    const h = resolveOptions(algorithm.name, this.specs, this.values, step);
+    const weightDecay = h.weightDecay as number;
+    const decayFirst = algorithm.kind === 'tensorwise' && algorithm.decayBeforeTransform === true;
+    // 2. Captured statistics.
     const taken = this.takeStatistics();
     let statistics = taken.map((s) => s.tensor);
     let raw = local;
     const owned: tf.Tensor[] = [];
     let decayed = raw;
     try {
+      // 3. Data-parallel reduction.
       if (this.reducer != null) {
         const reduced = this.reducer(
           [...local.map((e) => e.gradient), ...statistics],
@@ -243,33 +307,26 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
         statistics = reduced.slice(local.length);
         this.useReducedStatistics(statistics);
       }
-      decayed = decayFirst
-        ? raw.map((e) => ({
-            ...e,
-            gradient: tf.keep(decay(e.gradient, e.variable, weightDecay)),
-          }))
-        : raw;
-      if (!isFinite(raw, statistics)) {
-        if (this.onNonFinite === 'throw') {
-          throw new Error(
-            `${this.constructor.name}: non-finite gradients or statistics at step ${step}`,
-          );
-        }
-        this.skippedSteps += 1;
-        if (!this.warnedNonFinite) {
-          this.warnedNonFinite = true;
-          console.warn(
-            `${this.constructor.name}: skipped step ${step}: non-finite gradients or statistics ` +
-              '(weights and optimizer state unchanged; counted in skippedSteps; warned once)',
-          );
-        }
+      // 4. Weight decay before the transform.
+      decayed =
+        decayFirst && weightDecay > 0
+          ? raw.map((e) => ({
+              ...e,
+              gradient: tf.keep(decay(e.gradient, e.variable, weightDecay)),
+            }))
+          : raw;
+      // 5. Non-finite check.
+      if (!allFinite(raw, statistics)) {
+        this.rejectNonFinite(step, h.onNonFinite as NonFinitePolicy);
         return null;
       }
-      this.updateState(decayed, hyperparameters);
+      // 6, 7. Statistics and the expensive work.
+      this.updateState(decayed, h, step);
+      // 8, 9. Transform, scaling, weight decay after.
       const updates = tf.tidy(() => {
-        const transformed = this.transformGradients(decayed, hyperparameters);
-        // One variable at a time: its transformed direction is released as soon as the
-        // decayed update exists, which keeps the step's peak memory down.
+        const transformed = this.transform(decayed, h);
+        // One variable at a time: its direction is released as soon as the decayed update
+        // exists, which keeps the step's peak memory down.
         return decayed.map(({ name, variable, gradient }) => {
           const direction = transformed.get(name);
           const fresh = direction != null && direction !== gradient;
@@ -287,14 +344,183 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
       for (const s of statistics) s.dispose();
       for (const t of owned) t.dispose();
       if (decayed !== raw) for (const e of decayed) e.gradient.dispose();
+      this.pending = [];
     }
   }
 
-  private assertUsable(): void {
-    if (this.disposed) throw new Error(`${this.constructor.name} has been disposed`);
+  private takeStatistics(): StepStatistic[] {
+    if (this.capture == null || this.algorithm.kind !== 'layerwise') return [];
+    this.pending = this.capture.layers.map((layer) => layer.takeStatistics());
+    const degree = this.algorithm.statistics.gradientDegree;
+    return this.pending.flatMap((s) =>
+      s == null
+        ? []
+        : [
+            { tensor: s.activation, degree: 0 as const },
+            { tensor: s.gradient, degree },
+          ],
+    );
   }
 
-  /** State: step counter, the base optimizer's slots (prefixed `base/`), the subclass state. */
+  private useReducedStatistics(reduced: tf.Tensor[]): void {
+    let next = 0;
+    this.pending = this.pending.map((s) =>
+      s == null ? null : { activation: reduced[next++]!, gradient: reduced[next++]! },
+    );
+  }
+
+  private rejectNonFinite(step: number, policy: NonFinitePolicy): void {
+    const owner = this.algorithm.name;
+    if (policy === 'throw') {
+      throw new Error(`${owner}: non-finite gradients or statistics at step ${step}`);
+    }
+    this.skippedSteps += 1;
+    if (!this.warnedNonFinite) {
+      this.warnedNonFinite = true;
+      console.warn(
+        `${owner}: skipped step ${step}: non-finite gradients or statistics ` +
+          '(weights and optimizer state unchanged; counted in skippedSteps; warned once)',
+      );
+    }
+  }
+
+  private updateState(gradients: GradientEntry[], h: StepValues<OptionSpecs>, step: number): void {
+    const algorithm = this.algorithm;
+    const inverseStep =
+      algorithm.inverseInterval == null || every(h[algorithm.inverseInterval] as number, step);
+    if (algorithm.kind === 'layerwise') {
+      const layers = this.capture!.layers;
+      if (this.pending.some((s) => s != null)) this.statisticsUpdates += 1;
+      this.pending.forEach((s, i) => {
+        if (s != null) algorithm.updateStatistics(this.state, layers[i]!, s, h);
+      });
+      if (algorithm.updateInverses == null || !inverseStep) return;
+      let updated = false;
+      for (const layer of layers) {
+        if (algorithm.updateInverses(this.state, layer, h)) updated = true;
+      }
+      if (updated) this.inverseUpdates += 1;
+      return;
+    }
+    const entries = this.modelGradients(gradients);
+    const statisticsStep =
+      algorithm.statisticsInterval == null ||
+      every(h[algorithm.statisticsInterval] as number, step);
+    if (statisticsStep && algorithm.updateStatistics(this.state, entries, h)) {
+      this.statisticsUpdates += 1;
+    }
+    if (algorithm.updateInverses != null && inverseStep) {
+      if (algorithm.updateInverses(this.state, entries, h)) this.inverseUpdates += 1;
+    }
+  }
+
+  private transform(
+    gradients: GradientEntry[],
+    h: StepValues<OptionSpecs>,
+  ): Map<string, tf.Tensor> {
+    const algorithm = this.algorithm;
+    return algorithm.kind === 'layerwise'
+      ? this.transformLayers(algorithm, gradients, h)
+      : this.transformTensors(algorithm, gradients, h);
+  }
+
+  private transformLayers(
+    algorithm: LayerwiseAlgorithm,
+    gradients: GradientEntry[],
+    h: StepValues<OptionSpecs>,
+  ): Map<string, tf.Tensor> {
+    const byName = new Map(gradients.map((e) => [e.name, e]));
+    const items: Array<{
+      kernel: GradientEntry;
+      bias: GradientEntry | null;
+      direction: LayerDirection;
+    }> = [];
+    for (const layer of this.capture!.layers) {
+      const internals = layer.layer as unknown as LinearLayerInternals;
+      const kernel = byName.get(internals.kernel!.read().name);
+      if (kernel == null) continue;
+      if (!algorithm.isReady(this.state, layer)) {
+        this.warnNotReady(layer.index, layer.path);
+        continue;
+      }
+      const biasName = internals.bias?.read().name;
+      const bias = biasName != null ? (byName.get(biasName) ?? null) : null;
+      const gradient: LayerGradient = {
+        kernel: tf.reshape(kernel.gradient, [layer.geometry.inFeatures, -1]) as tf.Tensor2D,
+        bias: bias ? (bias.gradient as tf.Tensor1D) : null,
+      };
+      items.push({
+        kernel,
+        bias,
+        direction: algorithm.precondition(this.state, layer, gradient, h),
+      });
+    }
+    const result = new Map<string, tf.Tensor>();
+    if (items.length === 0) return result;
+    const scale = layerScale(
+      algorithm.scaling,
+      items.map((i) => i.direction),
+      h,
+      () => this.learningRate,
+    );
+    for (const { kernel, bias, direction } of items) {
+      const out = direction.scaled(scale);
+      result.set(kernel.name, tf.reshape(out.kernel, kernel.variable.shape));
+      if (bias != null && out.bias != null) result.set(bias.name, out.bias);
+    }
+    return result;
+  }
+
+  private transformTensors(
+    algorithm: TensorwiseAlgorithm,
+    gradients: GradientEntry[],
+    h: StepValues<OptionSpecs>,
+  ): Map<string, tf.Tensor> {
+    const entries = this.modelGradients(gradients);
+    const directions = algorithm.transform(this.state, entries, h);
+    const graft =
+      algorithm.grafting === 'sgd' || (algorithm.grafting === 'option' && h.graft === 'sgd');
+    if (!graft) return directions;
+    const byName = new Map(entries.map((e) => [e.name, e.gradient]));
+    return new Map(
+      [...directions].map(([name, direction]) => [name, graftToNorm(direction, byName.get(name)!)]),
+    );
+  }
+
+  /** The model variables among `gradients` (others, e.g. extra variables of a custom loop, keep their gradient). */
+  private modelGradients(gradients: GradientEntry[]): VariableGradient[] {
+    const result: VariableGradient[] = [];
+    for (const entry of gradients) {
+      const modelVariable = this.variables.get(entry.name);
+      if (modelVariable != null) result.push({ ...entry, modelVariable });
+    }
+    return result;
+  }
+
+  private warnNotReady(index: number, path: string): void {
+    if (this.warnedMissing.has(index)) return;
+    this.warnedMissing.add(index);
+    console.warn(
+      `${this.algorithm.name}: layer '${path}' has no captured statistics yet, so its gradient ` +
+        'was not preconditioned. Run the forward pass inside the gradient computation ' +
+        '(model.fit, minimize, tf.variableGrads) on a statistics step.',
+    );
+  }
+
+  /**
+   * The constructor options (functions of the step saved as a marker that `attachOptimizer`
+   * asks for again) and the base optimizer's class and configuration: what `model.save` stores
+   * and `attachOptimizer` rebuilds from.
+   */
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...encodeOptions(this.options),
+      baseClassName: this.base.getClassName(),
+      baseConfig: this.base.getConfig(),
+    };
+  }
+
+  /** State: step counter, the base optimizer's slots (prefixed `base/`), the algorithm's state. */
   override async getWeights(): Promise<NamedTensor[]> {
     const base = await this.base.getWeights();
     return [
@@ -309,11 +535,10 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
    * before anything changes, so a mismatching state leaves the optimizer as it was.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const owner = this.algorithm.name;
     const [first, ...rest] = weightValues;
     if (first == null || first.name !== 'iter') {
-      throw new Error(
-        `${this.constructor.name}.setWeights: expected the step counter 'iter' first`,
-      );
+      throw new Error(`${owner}.setWeights: expected the step counter 'iter' first`);
     }
     const base = rest
       .filter((w) => w.name.startsWith('base/'))
@@ -322,19 +547,57 @@ export abstract class WrappingOptimizer<H = unknown> extends tf.Optimizer {
       rest.filter((w) => !w.name.startsWith('base/')).map((w) => [w.name, w.tensor]),
     );
     const iterations = (await first.tensor.data())[0]!;
+    this.state.validate(own);
     this.state.load(own);
     await this.base.setWeights(base);
     this.iterations_ = iterations;
   }
 
-  /** Releases all state (the base optimizer included); subclasses add their own cleanup. */
+  /** Restores the layers and releases all state (the base optimizer included). */
   override dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.capture?.dispose();
     this.state.dispose();
     disposeBaseOptimizer(this.base);
     super.dispose();
   }
+}
+
+/** The factor all layer directions are multiplied by (null: 1), per the algorithm's scaling. */
+function layerScale(
+  scaling: LayerwiseAlgorithm['scaling'],
+  directions: LayerDirection[],
+  h: StepValues<OptionSpecs>,
+  learningRate: () => number,
+): tf.Scalar | null {
+  const sum = (f: (d: LayerDirection) => tf.Scalar) => tf.addN(directions.map(f)) as tf.Scalar;
+  if (scaling === 'klNormalize') {
+    return h.klNormalize === false ? null : klNormalizationScale(sum((d) => d.dotGradient()));
+  }
+  if (scaling !== 'klClip') return null;
+  const klClip = h.klClip as number | null;
+  if (klClip == null) return null;
+  if (klClip === 0) {
+    return klClipScale(
+      {
+        preconditionedDotGradient: tf.scalar(0),
+        gradientSquaredNorm: sum((d) => d.gradientSquaredNorm()),
+        preconditionedSquaredNorm: sum((d) => d.squaredNorm()),
+      },
+      learningRate(),
+      0,
+    );
+  }
+  return klClipScale(
+    {
+      preconditionedDotGradient: sum((d) => d.dotGradient()),
+      gradientSquaredNorm: tf.scalar(0),
+      preconditionedSquaredNorm: tf.scalar(0),
+    },
+    learningRate(),
+    klClip,
+  );
 }
 
 function decay(direction: tf.Tensor, variable: tf.Variable, weightDecay: number): tf.Tensor {
@@ -342,7 +605,7 @@ function decay(direction: tf.Tensor, variable: tf.Variable, weightDecay: number)
 }
 
 /** One scalar host read: are all gradients and statistics finite? */
-function isFinite(entries: GradientEntry[], statistics: tf.Tensor[]): boolean {
+function allFinite(entries: GradientEntry[], statistics: tf.Tensor[]): boolean {
   if (entries.length + statistics.length === 0) return true;
   const total = tf.tidy(() =>
     tf.addN([...entries.map((e) => tf.sum(e.gradient)), ...statistics.map((s) => tf.sum(s))]),

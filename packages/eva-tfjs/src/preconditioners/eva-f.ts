@@ -10,9 +10,21 @@
  * so P is formed once, already scaled.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { activationMean } from '../capture/statistics.js';
 import type { StatisticFunctions } from '../capture/model-capture.js';
-import { splitActivation, type LayerGradient } from './eva.js';
+import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
+import { defineOptions, type AssertDeclared, type Hyperparameter } from '../optimizer/options.js';
+import { registerWrappedOptimizer } from '../optimizer/serialization.js';
+import { StateSlots } from '../optimizer/state-slots.js';
+import {
+  WrappingOptimizer,
+  type LAYERWISE_OPTIONS,
+  type LayerwiseOptions,
+  type WRAPPING_OPTIONS,
+} from '../optimizer/wrapping-optimizer.js';
+import { augmentedIn, splitActivation, type LayerGradient } from './layer-math.js';
+import { CURVATURE_OPTIONS, KL_NORMALIZE_OPTION } from './shared-options.js';
 
 /** Eva-f's statistics: the batch-mean (bias-augmented) input; no gradient statistic. */
 export const evaFStatistics: StatisticFunctions = {
@@ -61,10 +73,11 @@ export function evaFApply(
   terms: EvaFTerms,
   damping: number,
   divideByDamping: boolean,
-  scale: tf.Scalar,
+  scale: tf.Scalar | null,
 ): LayerGradient {
   const { weight: aw, bias: ab } = splitActivation(a, grad);
-  const factor = divideByDamping ? tf.div(scale, damping) : scale;
+  const unit = scale ?? tf.scalar(1);
+  const factor = divideByDamping ? tf.div(unit, damping) : unit;
   const scaledR = tf.mul(terms.r, factor);
   const kernel = tf.sub(
     tf.mul(grad.kernel, factor),
@@ -76,3 +89,78 @@ export function evaFApply(
       : null;
   return { kernel, bias };
 }
+
+/** Options of {@link EvaF}. */
+export interface EvaFOptions extends LayerwiseOptions {
+  /** Damping gamma (default 0.03). */
+  damping?: Hyperparameter;
+  /** Running-average weight of new statistics, in (0, 1] (default 0.95). */
+  factorDecay?: Hyperparameter;
+  /** KL normalisation `P / sqrt(sum P . G)` (default true). */
+  klNormalize?: boolean;
+  /** Divide by gamma as in the paper's Eq. 21 (default true; the authors' code does not). */
+  divideByDamping?: boolean;
+}
+
+const OPTIONS = {
+  ...CURVATURE_OPTIONS,
+  ...KL_NORMALIZE_OPTION,
+  ...defineOptions({
+    divideByDamping: {
+      kind: 'boolean',
+      default: true,
+      description: "divide by gamma as in the paper's Eq. 21 (the authors' code does not)",
+    },
+  }),
+};
+const declared: AssertDeclared<
+  EvaFOptions,
+  typeof WRAPPING_OPTIONS & typeof LAYERWISE_OPTIONS & typeof OPTIONS
+> = true;
+void declared;
+
+/** Eva-f as an algorithm of the step pipeline: one running vector per layer. */
+export const evaFAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
+  kind: 'layerwise',
+  name: 'EvaF',
+  options: OPTIONS,
+  statistics: evaFStatistics,
+  scaling: 'klNormalize',
+  createState: (layers) => new StateSlots('EvaF', 'evaf', layers, { a: (l) => [augmentedIn(l)] }),
+  updateStatistics(state, layer, statistics, { factorDecay }) {
+    state.average('a', layer, statistics.activation, factorDecay);
+  },
+  isReady: (state, layer) => state.get('a', layer) != null,
+  precondition(state, layer, gradient, { damping, divideByDamping }) {
+    const a = state.get('a', layer) as tf.Tensor1D;
+    const terms = evaFTerms(gradient, a, damping, divideByDamping);
+    const unavailable = () => {
+      throw new Error('EvaF: only KL normalisation is defined');
+    };
+    return {
+      dotGradient: () => terms.klSize,
+      squaredNorm: unavailable,
+      gradientSquaredNorm: unavailable,
+      scaled: (scale) => evaFApply(gradient, a, terms, damping, divideByDamping, scale),
+    };
+  },
+};
+
+/**
+ * Eva-f: FOOF's input factor replaced by the running mean input `a` of each Dense/Conv2D layer,
+ * inverted by Sherman-Morrison (O(d) state and work per layer), then KL-normalised.
+ */
+export class EvaF extends WrappingOptimizer<StateSlots> {
+  static className = 'EvaF';
+
+  /**
+   * @param model the model whose Dense/Conv2D layers are preconditioned (must be built)
+   * @param base the tfjs optimizer that applies the update, e.g. `tf.train.momentum(0.1, 0.9)`
+   * @param options see {@link EvaFOptions}
+   */
+  constructor(model: tfl.LayersModel, base: tf.Optimizer, options: EvaFOptions = {}) {
+    super(model, base, options, evaFAlgorithm);
+  }
+}
+
+registerWrappedOptimizer(EvaF);

@@ -7,7 +7,23 @@
  * the outer product has the size of `G`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { frobenius } from '../linalg/norms.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { TensorwiseAlgorithm } from '../optimizer/algorithm.js';
+import type { ModelVariable } from '../optimizer/model-variables.js';
+import {
+  defineOptions,
+  positive,
+  unitInterval,
+  type AssertDeclared,
+  type Hyperparameter,
+} from '../optimizer/options.js';
+import { registerWrappedOptimizer } from '../optimizer/serialization.js';
+import { StateSlots, type SlotShapes } from '../optimizer/state-slots.js';
+import {
+  WrappingOptimizer,
+  type WRAPPING_OPTIONS,
+  type WrappingOptions,
+} from '../optimizer/wrapping-optimizer.js';
 
 /** The per-axis means of `g` (call inside a tidy). */
 export function axisMeans(g: tf.Tensor): tf.Tensor1D[] {
@@ -48,7 +64,91 @@ export function evaSDirection(g: tf.Tensor, vectors: tf.Tensor1D[], damping: num
   return tf.sub(g, tf.mul(v, coefficient));
 }
 
-/** `p * |g| / (|p| + 1e-16)`: the direction of `p` with the step length of `g` (in a tidy). */
-export function graftToNorm(p: tf.Tensor, g: tf.Tensor): tf.Tensor {
-  return tf.mul(p, tf.div(frobenius(g), tf.add(frobenius(p), 1e-16)));
+/** Options of {@link EvaS}. */
+export interface EvaSOptions extends WrappingOptions {
+  /** Damping gamma (default 0.03). */
+  damping?: Hyperparameter;
+  /** Statistics decay: 1 (default) keeps a running sum, < 1 an exponential average. */
+  beta2?: number;
 }
+
+const OPTIONS = defineOptions({
+  damping: { kind: 'schedule', default: 0.03, constraint: positive, description: 'damping gamma' },
+  beta2: {
+    kind: 'number',
+    default: 1,
+    constraint: unitInterval,
+    description: 'statistics decay (1: running sum; < 1: exponential average)',
+  },
+});
+const declared: AssertDeclared<EvaSOptions, typeof WRAPPING_OPTIONS & typeof OPTIONS> = true;
+void declared;
+
+/** Parameter tensors of higher order than this are rejected (a clear error, not a silent skip). */
+const MAX_ORDER = 8;
+
+/** Eva-s as an algorithm of the step pipeline: one accumulated mean vector per tensor axis. */
+export const evaSAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, StateSlots<ModelVariable>> = {
+  kind: 'tensorwise',
+  name: 'EvaS',
+  options: OPTIONS,
+  grafting: 'sgd',
+  createState(variables) {
+    const shapes: SlotShapes<ModelVariable> = {};
+    for (let axis = 0; axis < MAX_ORDER; axis++) {
+      shapes[`v${axis}`] = (v) =>
+        v.shape.length >= 2 && axis < v.shape.length ? [v.shape[axis]!] : null;
+    }
+    for (const v of variables) {
+      if (v.shape.length > MAX_ORDER) {
+        throw new Error(`EvaS: parameter '${v.path}' has order ${v.shape.length} > ${MAX_ORDER}`);
+      }
+    }
+    return new StateSlots('EvaS', 'evas', variables, shapes);
+  },
+  updateStatistics(state, gradients, { beta2 }) {
+    let updated = false;
+    for (const entry of gradients) {
+      if (entry.gradient.rank < 2) continue;
+      const means = tf.tidy(() => axisMeans(entry.gradient));
+      means.forEach((mean, axis) => {
+        state.accumulate(`v${axis}`, entry.modelVariable, mean, beta2);
+        mean.dispose();
+      });
+      updated = true;
+    }
+    return updated;
+  },
+  transform(state, gradients, { damping }) {
+    const result = new Map<string, tf.Tensor>();
+    for (const entry of gradients) {
+      if (entry.gradient.rank < 2) continue;
+      const vectors = entry.gradient.shape.map(
+        (_, axis) => state.get(`v${axis}`, entry.modelVariable) as tf.Tensor1D,
+      );
+      result.set(entry.name, evaSDirection(entry.gradient, vectors, damping));
+    }
+    return result;
+  },
+};
+
+/**
+ * Eva-s: every parameter tensor of order >= 2 (Dense and Conv2D kernels, and any other) is
+ * preconditioned with one accumulated mean vector per axis and grafted to its gradient's norm;
+ * biases and other vectors keep their gradient. Not limited to Dense/Conv2D layers, like Shampoo.
+ */
+export class EvaS extends WrappingOptimizer<StateSlots<ModelVariable>> {
+  static className = 'EvaS';
+
+  /**
+   * @param model the model whose parameters are optimized
+   * @param base the tfjs optimizer that applies the update, e.g.
+   *   `tf.train.momentum(0.1, 0.9, true)` (Nesterov, the reference's choice)
+   * @param options see {@link EvaSOptions}
+   */
+  constructor(model: tfl.LayersModel, base: tf.Optimizer, options: EvaSOptions = {}) {
+    super(model, base, options, evaSAlgorithm);
+  }
+}
+
+registerWrappedOptimizer(EvaS);

@@ -9,8 +9,22 @@
  * so no P-sized product is formed for them.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { activationMean, gradientMean } from '../capture/statistics.js';
 import type { StatisticFunctions } from '../capture/model-capture.js';
+import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
+import type { AssertDeclared } from '../optimizer/options.js';
+import { registerWrappedOptimizer } from '../optimizer/serialization.js';
+import { StateSlots } from '../optimizer/state-slots.js';
+import {
+  WrappingOptimizer,
+  type LAYERWISE_OPTIONS,
+  type LayerwiseOptions,
+  type WRAPPING_OPTIONS,
+} from '../optimizer/wrapping-optimizer.js';
+import { augmentedIn, splitActivation, type LayerGradient } from './layer-math.js';
+import { CURVATURE_OPTIONS, KL_CLIP_OPTION } from './shared-options.js';
+import type { Hyperparameter } from '../optimizer/options.js';
 
 /** Eva's statistics: batch-mean activation (bias-augmented) and pre-activation gradient. */
 export const evaStatistics: StatisticFunctions = {
@@ -18,14 +32,6 @@ export const evaStatistics: StatisticFunctions = {
   gradient: gradientMean,
   gradientDegree: 1,
 };
-
-/** A layer's gradient as Eva sees it: the kernel as a `[in, out]` matrix and the bias. */
-export interface LayerGradient {
-  /** Kernel gradient reshaped to `[in, out]` (Conv2D: `[kh*kw*cin, cout]`). */
-  kernel: tf.Tensor2D;
-  /** Bias gradient `[out]`, or null for a layer without (trainable) bias. */
-  bias: tf.Tensor1D | null;
-}
 
 /** The scalars of one layer's Eva update. */
 export interface EvaTerms {
@@ -37,23 +43,6 @@ export interface EvaTerms {
   gradientSquaredNorm: tf.Scalar;
   /** `|a|^2 |g|^2`. */
   vectorSquaredNorms: tf.Scalar;
-}
-
-/**
- * Splits `a` into its kernel part and, when the layer's bias gradient is present, its bias
- * element (a layer without a trainable bias uses the kernel part only).
- */
-export function splitActivation(
-  a: tf.Tensor1D,
-  grad: LayerGradient,
-): { weight: tf.Tensor1D; bias: tf.Scalar | null } {
-  const inFeatures = grad.kernel.shape[0];
-  const weight = a.shape[0] === inFeatures ? a : tf.slice(a, 0, inFeatures);
-  if (grad.bias == null) return { weight, bias: null };
-  if (a.shape[0] !== inFeatures + 1) {
-    throw new Error(`Eva: a bias gradient needs a of length ${inFeatures + 1}, got ${a.shape[0]}`);
-  }
-  return { weight, bias: tf.reshape(tf.slice(a, inFeatures, 1), []) as tf.Scalar };
 }
 
 /** Computes the scalars of Eva's update for one layer (call inside a tidy). */
@@ -104,7 +93,7 @@ export function evaSquaredNorm(terms: EvaTerms, damping: number): tf.Scalar {
 
 /**
  * The preconditioned gradient `scale * (Gt - c a g^T) / gamma`, split back into kernel
- * (`[in, out]`) and bias; `scale` is the KL-clipping factor.
+ * (`[in, out]`) and bias; `scale` is the KL-clipping factor (null: 1).
  */
 export function evaApply(
   grad: LayerGradient,
@@ -112,10 +101,10 @@ export function evaApply(
   g: tf.Tensor1D,
   terms: EvaTerms,
   damping: number,
-  scale: tf.Scalar,
+  scale: tf.Scalar | null,
 ): LayerGradient {
   const { weight: aw, bias: ab } = splitActivation(a, grad);
-  const gradScale = tf.div(scale, damping);
+  const gradScale = scale == null ? tf.scalar(1 / damping) : tf.div(scale, damping);
   const scaledG = tf.mul(g, tf.mul(gradScale, terms.coefficient));
   const kernel = tf.sub(
     tf.mul(grad.kernel, gradScale),
@@ -127,3 +116,101 @@ export function evaApply(
       : null;
   return { kernel, bias };
 }
+
+/** Options of {@link Eva}; defaults are the reference implementation's. */
+export interface EvaOptions extends LayerwiseOptions {
+  /** Damping gamma (default 0.03). */
+  damping?: Hyperparameter;
+  /** Running-average weight of new statistics, in (0, 1] (default 0.95). */
+  factorDecay?: Hyperparameter;
+  /**
+   * KL-clipping threshold (default 0.001); `0` rescales the preconditioned gradient to the
+   * gradient's norm; `null` disables clipping.
+   */
+  klClip?: Hyperparameter | null;
+}
+
+const OPTIONS = { ...CURVATURE_OPTIONS, ...KL_CLIP_OPTION };
+const declared: AssertDeclared<
+  EvaOptions,
+  typeof WRAPPING_OPTIONS & typeof LAYERWISE_OPTIONS & typeof OPTIONS
+> = true;
+void declared;
+
+/** Eva as an algorithm of the step pipeline: two running vectors per layer. */
+export const evaAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
+  kind: 'layerwise',
+  name: 'Eva',
+  options: OPTIONS,
+  statistics: evaStatistics,
+  scaling: 'klClip',
+  createState: (layers) =>
+    new StateSlots('Eva', 'eva', layers, {
+      a: (l) => [augmentedIn(l)],
+      g: (l) => [l.geometry.outFeatures],
+    }),
+  updateStatistics(state, layer, statistics, { factorDecay }) {
+    state.average('a', layer, statistics.activation, factorDecay);
+    state.average('g', layer, statistics.gradient, factorDecay);
+  },
+  isReady: (state, layer) => state.get('a', layer) != null,
+  precondition(state, layer, gradient, { damping }) {
+    const a = state.get('a', layer) as tf.Tensor1D;
+    const g = state.get('g', layer) as tf.Tensor1D;
+    const terms = evaTerms(gradient, a, g, damping);
+    return {
+      dotGradient: () => evaKlSize(terms, damping),
+      squaredNorm: () => evaSquaredNorm(terms, damping),
+      gradientSquaredNorm: () => terms.gradientSquaredNorm,
+      scaled: (scale) => evaApply(gradient, a, g, terms, damping, scale),
+    };
+  },
+};
+
+/** The running Kronecker vectors of one layer. */
+export interface KroneckerVectors {
+  /** Bias-augmented mean input activation, `[in (+1)]`. */
+  a: tf.Tensor1D;
+  /** Mean pre-activation output gradient, `[out]`. */
+  g: tf.Tensor1D;
+}
+
+/**
+ * Eva (Zhang, Shi & Li): preconditions every Dense/Conv2D gradient with the Sherman-Morrison
+ * inverse of `(g g^T) (x) (a a^T) + damping I` built from two running vectors per layer, applies
+ * KL clipping with the base optimizer's current learning rate, adds weight decay, and lets the
+ * base optimizer apply the result. Other parameters get their plain gradient plus weight decay.
+ *
+ * ```ts
+ * const opt = new Eva(model, tf.train.momentum(0.1, 0.9), { weightDecay: 5e-4 });
+ * model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+ * ```
+ */
+export class Eva extends WrappingOptimizer<StateSlots> {
+  static className = 'Eva';
+
+  /**
+   * @param model the model whose Dense/Conv2D layers are preconditioned (must be built)
+   * @param base the tfjs optimizer that applies the update, e.g. `tf.train.momentum(0.1, 0.9)`
+   * @param options see {@link EvaOptions}
+   */
+  constructor(model: tfl.LayersModel, base: tf.Optimizer, options: EvaOptions = {}) {
+    super(model, base, options, evaAlgorithm);
+  }
+
+  /** The running vectors of every captured layer (null before its first capture), by path. */
+  kroneckerVectors(): Map<string, KroneckerVectors | null> {
+    return new Map(
+      this.layers.map((layer) => {
+        const a = this.state.get('a', layer);
+        const g = this.state.get('g', layer);
+        return [
+          layer.path,
+          a != null && g != null ? { a: a as tf.Tensor1D, g: g as tf.Tensor1D } : null,
+        ];
+      }),
+    );
+  }
+}
+
+registerWrappedOptimizer(Eva);

@@ -5,24 +5,27 @@
  * between the factors with `pi`, and in tfjs layout the update is `P = A^-1 Gt Gf^-1`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { activationRows, gradientRows } from '../capture/statistics.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { activationFactor, gradientFactor } from '../capture/statistics.js';
 import type { StatisticFunctions } from '../capture/model-capture.js';
-import type { LayerGeometry } from '../capture/layer-geometry.js';
-
-/** `rows^T rows / n` (call inside a tidy). */
-export function covariance(rows: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(tf.matMul(rows, rows, true, false), rows.shape[0]) as tf.Tensor2D;
-}
-
-/** The input factor `A` of one capture. */
-export function activationFactor(x: tf.Tensor, geometry: LayerGeometry): tf.Tensor2D {
-  return tf.tidy(() => covariance(activationRows(x, geometry)));
-}
+import { dampedInverse, type LinalgMethod } from '../linalg/spd-inverse.js';
+import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
+import type { AssertDeclared, Hyperparameter } from '../optimizer/options.js';
+import { registerWrappedOptimizer } from '../optimizer/serialization.js';
+import { StateSlots } from '../optimizer/state-slots.js';
+import {
+  WrappingOptimizer,
+  type LAYERWISE_OPTIONS,
+  type LayerwiseOptions,
+  type WRAPPING_OPTIONS,
+} from '../optimizer/wrapping-optimizer.js';
+import { augmentedIn, layerMatrix, matrixDirection } from './layer-math.js';
+import { CURVATURE_OPTIONS, INVERSE_OPTIONS, KL_CLIP_OPTION } from './shared-options.js';
 
 /** K-FAC's statistics: both Kronecker factors. */
 export const kfacStatistics: StatisticFunctions = {
   activation: activationFactor,
-  gradient: (dy, geometry) => tf.tidy(() => covariance(gradientRows(dy, geometry))),
+  gradient: gradientFactor,
   gradientDegree: 2,
 };
 
@@ -52,3 +55,97 @@ export function kfacApply(
 ): tf.Tensor2D {
   return tf.tidy(() => tf.matMul(tf.matMul(inverseA, gt), inverseG));
 }
+
+/** Options of the factor-based optimizers (K-FAC, FOOF). */
+export interface FactorOptions extends LayerwiseOptions {
+  /** Damping gamma (default 0.03). */
+  damping?: Hyperparameter;
+  /** Running-average weight of new factors, in (0, 1] (default 0.95). */
+  factorDecay?: Hyperparameter;
+  /** Recompute the inverses every this-many steps (default 1; the paper also uses 10 and 50). */
+  invUpdateFreq?: number;
+  /** `'host'` float64 Cholesky (default) or `'newton'` iteration on tf ops (bench/linalg.md). */
+  linalg?: LinalgMethod;
+}
+
+/** Options of {@link KFAC}; defaults are the reference implementation's. */
+export interface KFACOptions extends FactorOptions {
+  /**
+   * KL-clipping threshold (default 0.001); `0` rescales to the gradient norm; `null` disables.
+   */
+  klClip?: Hyperparameter | null;
+}
+
+const OPTIONS = { ...CURVATURE_OPTIONS, ...INVERSE_OPTIONS, ...KL_CLIP_OPTION };
+const declared: AssertDeclared<
+  KFACOptions,
+  typeof WRAPPING_OPTIONS & typeof LAYERWISE_OPTIONS & typeof OPTIONS
+> = true;
+void declared;
+
+const outFeatures = (l: { geometry: { outFeatures: number } }) => l.geometry.outFeatures;
+
+/** K-FAC as an algorithm of the step pipeline: two factors and their inverses per layer. */
+export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
+  kind: 'layerwise',
+  name: 'KFAC',
+  options: OPTIONS,
+  statistics: kfacStatistics,
+  scaling: 'klClip',
+  inverseInterval: 'invUpdateFreq',
+  createState: (layers) =>
+    new StateSlots('KFAC', 'kfac', layers, {
+      A: (l) => [augmentedIn(l), augmentedIn(l)],
+      G: (l) => [outFeatures(l), outFeatures(l)],
+      inverseA: (l) => [augmentedIn(l), augmentedIn(l)],
+      inverseG: (l) => [outFeatures(l), outFeatures(l)],
+    }),
+  updateStatistics(state, layer, statistics, { factorDecay }) {
+    state.average('A', layer, statistics.activation, factorDecay);
+    state.average('G', layer, statistics.gradient, factorDecay);
+  },
+  updateInverses(state, layer, { damping, linalg }) {
+    const a = state.get('A', layer) as tf.Tensor2D | null;
+    const g = state.get('G', layer) as tf.Tensor2D | null;
+    if (a == null || g == null) return false;
+    const traces = tf.tidy(() => tf.stack([trace(a), trace(g)]));
+    const [traceA, traceG] = traces.dataSync();
+    traces.dispose();
+    const pi = dampingSplit(traceA!, a.shape[0], traceG!, g.shape[0]);
+    const root = Math.sqrt(damping);
+    state.set('inverseA', layer, dampedInverse(a, root * pi, linalg));
+    state.set('inverseG', layer, dampedInverse(g, root / pi, linalg));
+    return true;
+  },
+  isReady: (state, layer) => state.get('inverseA', layer) != null,
+  precondition(state, layer, gradient) {
+    const gt = layerMatrix(layer.geometry, gradient);
+    const p = kfacApply(
+      gt,
+      state.get('inverseA', layer) as tf.Tensor2D,
+      state.get('inverseG', layer) as tf.Tensor2D,
+    );
+    return matrixDirection(layer.geometry, gt, p, gradient.bias != null);
+  },
+};
+
+/**
+ * K-FAC: per Dense/Conv2D layer the factors `A` (input, bias-augmented) and `Gf`
+ * (pre-activation gradient) from the first `statsBatchSize` samples, running averages, damping
+ * split with `pi`, inverses every `invUpdateFreq` steps, `P = Gf^-1 G A^-1`, KL clipping with
+ * the base optimizer's learning rate.
+ */
+export class KFAC extends WrappingOptimizer<StateSlots> {
+  static className = 'KFAC';
+
+  /**
+   * @param model the model whose Dense/Conv2D layers are preconditioned (must be built)
+   * @param base the tfjs optimizer that applies the update, e.g. `tf.train.momentum(0.1, 0.9)`
+   * @param options see {@link KFACOptions}
+   */
+  constructor(model: tfl.LayersModel, base: tf.Optimizer, options: KFACOptions = {}) {
+    super(model, base, options, kfacAlgorithm);
+  }
+}
+
+registerWrappedOptimizer(KFAC);

@@ -6,6 +6,26 @@
  * preconditions that axis: `P = G x_1 L_1^(-1/2k) ... x_k L_k^(-1/2k)`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { inverseRoot } from '../linalg/inverse-root.js';
+import type { LinalgMethod } from '../linalg/spd-inverse.js';
+import type { TensorwiseAlgorithm, VariableGradient } from '../optimizer/algorithm.js';
+import type { ModelVariable } from '../optimizer/model-variables.js';
+import {
+  defineOptions,
+  nonNegative,
+  positiveInteger,
+  unitInterval,
+  type AssertDeclared,
+} from '../optimizer/options.js';
+import { registerWrappedOptimizer } from '../optimizer/serialization.js';
+import { StateSlots, type SlotShapes } from '../optimizer/state-slots.js';
+import {
+  WrappingOptimizer,
+  type WRAPPING_OPTIONS,
+  type WrappingOptions,
+} from '../optimizer/wrapping-optimizer.js';
+import { INVERSE_OPTIONS } from './shared-options.js';
 
 /** Merges consecutive dimensions while their product stays <= `maxDim`; drops size-1 axes. */
 export function mergeSmallDims(shape: readonly number[], maxDim: number): number[] {
@@ -119,3 +139,186 @@ export function applyBlockPreconditioners(b: tf.Tensor, preconditioners: tf.Tens
   }
   return t;
 }
+
+/** Options of {@link Shampoo}; defaults are the reference port's. */
+export interface ShampooOptions extends WrappingOptions {
+  /** Largest block side; larger dimensions are split, smaller ones merged (default 128). */
+  blockSize?: number;
+  /** Statistics decay: 1 (default) sums, < 1 averages exponentially. */
+  beta2?: number;
+  /** Statistics start at `matrixEps I`; the root's ridge is `matrixEps * lambda_max` (1e-12). */
+  matrixEps?: number;
+  /** Accumulate statistics every this-many steps (default 1). */
+  facUpdateFreq?: number;
+  /** Recompute the inverse roots every this-many steps (default 1). */
+  invUpdateFreq?: number;
+  /** `'sgd'` (default): Shampoo's direction with the gradient's norm per tensor; `'none'`. */
+  graft?: 'sgd' | 'none';
+  /** `'host'` float64 eigendecomposition (default) or `'newton'` coupled Newton on tf ops. */
+  linalg?: LinalgMethod;
+}
+
+const OPTIONS = {
+  ...defineOptions({
+    blockSize: {
+      kind: 'number',
+      default: 128,
+      constraint: positiveInteger,
+      description: 'largest block side (larger dimensions split, smaller merged)',
+    },
+    beta2: {
+      kind: 'number',
+      default: 1,
+      constraint: unitInterval,
+      description: 'statistics decay (1: running sum; < 1: exponential average)',
+    },
+    matrixEps: {
+      kind: 'number',
+      default: 1e-12,
+      constraint: nonNegative,
+      description: 'initial statistic matrixEps I; root ridge matrixEps * lambda_max',
+    },
+    facUpdateFreq: {
+      kind: 'number',
+      default: 1,
+      constraint: positiveInteger,
+      description: 'statistics interval (steps)',
+    },
+    graft: {
+      kind: 'choice',
+      default: 'sgd',
+      choices: ['sgd', 'none'],
+      description: "grafting: 'sgd' takes each gradient's norm per tensor",
+    },
+  }),
+  ...INVERSE_OPTIONS,
+};
+const declared: AssertDeclared<ShampooOptions, typeof WRAPPING_OPTIONS & typeof OPTIONS> = true;
+void declared;
+
+/** Shampoo's state: block statistics and roots per tensor, with each tensor's block layout. */
+export class ShampooState extends StateSlots<ModelVariable> {
+  constructor(
+    variables: readonly ModelVariable[],
+    /** Block layouts by tf variable name (tensors of order >= 2). */
+    readonly layouts: ReadonlyMap<string, BlockLayout>,
+  ) {
+    const shapes: SlotShapes<ModelVariable> = {};
+    for (const v of variables) {
+      const layout = layouts.get(v.name);
+      layout?.blocks.forEach((block, b) => {
+        block.size.forEach((_, axis) => {
+          for (const kind of ['stat', 'root']) {
+            const key = `${kind}${b}_${axis}`;
+            const previous = shapes[key];
+            shapes[key] = (owner) => {
+              if (owner === v) return [block.size[axis]!, block.size[axis]!];
+              return previous ? previous(owner) : null;
+            };
+          }
+        });
+      });
+    }
+    super('Shampoo', 'shampoo', variables, shapes);
+  }
+
+  /** The gradients this state preconditions, each with its layout. */
+  preconditioned(gradients: VariableGradient[]) {
+    return gradients.flatMap((g) => {
+      const layout = this.layouts.get(g.name);
+      return layout == null || layout.blocks.length === 0 ? [] : [{ ...g, layout }];
+    });
+  }
+}
+
+/** Shampoo as an algorithm of the step pipeline: block statistics and their inverse roots. */
+export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState> = {
+  kind: 'tensorwise',
+  name: 'Shampoo',
+  options: OPTIONS,
+  statisticsInterval: 'facUpdateFreq',
+  inverseInterval: 'invUpdateFreq',
+  grafting: 'option',
+  createState(variables, { blockSize }) {
+    const layouts = new Map<string, BlockLayout>();
+    for (const v of variables) {
+      if (v.shape.length >= 2) layouts.set(v.name, blockLayout(v.shape, blockSize));
+    }
+    return new ShampooState(variables, layouts);
+  },
+  updateStatistics(state, gradients, { beta2, matrixEps }) {
+    const entries = state.preconditioned(gradients);
+    for (const entry of entries) {
+      const statistics = tf.tidy(() =>
+        splitBlocks(entry.gradient, entry.layout).map((block) => blockStatistics(block)),
+      );
+      statistics.forEach((perAxis, b) =>
+        perAxis.forEach((s, axis) => {
+          const key = `stat${b}_${axis}`;
+          if (state.get(key, entry.modelVariable) == null) {
+            state.set(key, entry.modelVariable, tf.mul(tf.eye(s.shape[0]), matrixEps));
+          }
+          state.accumulate(key, entry.modelVariable, s, beta2);
+          s.dispose();
+        }),
+      );
+    }
+    return entries.length > 0;
+  },
+  updateInverses(state, gradients, { matrixEps, linalg }) {
+    let updated = false;
+    for (const entry of state.preconditioned(gradients)) {
+      entry.layout.blocks.forEach((block, b) => {
+        const exponent = 2 * block.size.length;
+        block.size.forEach((_, axis) => {
+          const statistic = state.get(`stat${b}_${axis}`, entry.modelVariable);
+          if (statistic == null) return;
+          const root = inverseRoot(statistic as tf.Tensor2D, exponent, matrixEps, linalg);
+          state.set(`root${b}_${axis}`, entry.modelVariable, root);
+          updated = true;
+        });
+      });
+    }
+    return updated;
+  },
+  transform(state, gradients) {
+    const result = new Map<string, tf.Tensor>();
+    for (const entry of state.preconditioned(gradients)) {
+      const roots = entry.layout.blocks.map((block, b) =>
+        block.size.map((_, axis) => state.get(`root${b}_${axis}`, entry.modelVariable)),
+      );
+      if (roots.some((r) => r.some((t) => t == null))) continue;
+      const blocks = splitBlocks(entry.gradient, entry.layout).map((block, b) =>
+        applyBlockPreconditioners(block, roots[b] as tf.Tensor2D[]),
+      );
+      result.set(entry.name, joinBlocks(blocks, entry.layout, entry.gradient.shape));
+    }
+    return result;
+  },
+};
+
+/**
+ * Shampoo over every parameter tensor of order >= 2 (vectors such as biases get the grafted
+ * update only, i.e. their gradient): per block and axis a statistic `L_i`, preconditioner
+ * `(L_i + r I)^(-1/2k)` with `r = matrixEps * lambda_max`, refreshed every `invUpdateFreq` steps.
+ */
+export class Shampoo extends WrappingOptimizer<ShampooState> {
+  static className = 'Shampoo';
+
+  /**
+   * @param model the model whose parameters are optimized
+   * @param base the tfjs optimizer that applies the update; the reference uses Nesterov
+   *   momentum 0.9: `tf.train.momentum(lr, 0.9, true)`
+   * @param options see {@link ShampooOptions}
+   */
+  constructor(model: tfl.LayersModel, base: tf.Optimizer, options: ShampooOptions = {}) {
+    super(model, base, options, shampooAlgorithm);
+  }
+
+  /** The block layout of a parameter (by tf variable name), or undefined for vectors. */
+  layoutOf(variableName: string): BlockLayout | undefined {
+    return this.state.layouts.get(variableName);
+  }
+}
+
+registerWrappedOptimizer(Shampoo);

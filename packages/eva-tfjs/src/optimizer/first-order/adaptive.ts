@@ -7,7 +7,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gradientEntries, type GradientInput, type NamedTensor } from '../gradients.js';
 import { withoutCustomObjects } from '../serialization.js';
-import { checkNumber, nonNegative, positive, rejectUnknownOptions } from '../hyperparameter.js';
+import {
+  checkNumber,
+  defineOptions,
+  fraction,
+  nonNegative,
+  positive,
+  validateOptions,
+} from '../options.js';
 
 /** Options of {@link Adagrad}. */
 export interface AdagradOptions {
@@ -33,7 +40,65 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-const beta = { test: (v: number) => v >= 0 && v < 1, expected: 'in [0, 1)' };
+/** The declarations of {@link AdagradOptions} (besides the learning rate). */
+export const ADAGRAD_OPTIONS = defineOptions({
+  epsilon: {
+    kind: 'number',
+    default: 1e-10,
+    constraint: positive,
+    description: 'added to the root of the accumulator',
+  },
+  initialAccumulatorValue: {
+    kind: 'number',
+    default: 0,
+    constraint: nonNegative,
+    description: 'initial accumulator value',
+  },
+  weightDecay: {
+    kind: 'number',
+    default: 0,
+    constraint: nonNegative,
+    description: 'L2 weight decay added to the gradient',
+  },
+});
+
+const ADAM_MOMENTS = defineOptions({
+  beta1: { kind: 'number', default: 0.9, constraint: fraction, description: 'first-moment decay' },
+  beta2: {
+    kind: 'number',
+    default: 0.999,
+    constraint: fraction,
+    description: 'second-moment decay',
+  },
+  epsilon: {
+    kind: 'number',
+    default: 1e-8,
+    constraint: positive,
+    description: 'added to the root of the second moment',
+  },
+});
+
+/** The declarations of Adam's {@link AdamOptions} (besides the learning rate). */
+export const ADAM_OPTIONS = defineOptions({
+  ...ADAM_MOMENTS,
+  weightDecay: {
+    kind: 'number',
+    default: 0,
+    constraint: nonNegative,
+    description: 'L2 weight decay added to the gradient',
+  },
+});
+
+/** The declarations of AdamW's {@link AdamOptions} (besides the learning rate). */
+export const ADAMW_OPTIONS = defineOptions({
+  ...ADAM_MOMENTS,
+  weightDecay: {
+    kind: 'number',
+    default: 0.01,
+    constraint: nonNegative,
+    description: 'decoupled weight decay (w -= lr * wd * w)',
+  },
+});
 
 /** Shared plumbing: learning rate, per-parameter slots by position, state round-trip. */
 abstract class SlotOptimizer extends tf.Optimizer {
@@ -131,20 +196,12 @@ export class Adagrad extends SlotOptimizer {
   readonly weightDecay: number;
 
   constructor(options: AdagradOptions) {
-    rejectUnknownOptions('Adagrad', options, [
-      'learningRate',
-      'epsilon',
-      'initialAccumulatorValue',
-      'weightDecay',
-    ]);
-    super(options.learningRate, ['accumulator']);
-    this.epsilon = checkNumber('epsilon', options.epsilon ?? 1e-10, positive);
-    this.initialAccumulatorValue = checkNumber(
-      'initialAccumulatorValue',
-      options.initialAccumulatorValue ?? 0,
-      nonNegative,
-    );
-    this.weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, nonNegative);
+    const { learningRate, ...rest } = options;
+    const values = validateOptions('Adagrad', ADAGRAD_OPTIONS, rest);
+    super(learningRate, ['accumulator']);
+    this.epsilon = values.epsilon;
+    this.initialAccumulatorValue = values.initialAccumulatorValue;
+    this.weightDecay = values.weightDecay;
   }
 
   override getClassName(): string {
@@ -183,23 +240,18 @@ export class Adam extends SlotOptimizer {
   /** Whether weight decay is decoupled (AdamW). */
   protected readonly decoupled: boolean = false;
 
-  constructor(options: AdamOptions, defaultWeightDecay = 0, owner = 'Adam') {
-    rejectUnknownOptions(owner, options, [
-      'learningRate',
-      'beta1',
-      'beta2',
-      'epsilon',
-      'weightDecay',
-    ]);
-    super(options.learningRate, ['m', 'v']);
-    this.beta1 = checkNumber('beta1', options.beta1 ?? 0.9, beta);
-    this.beta2 = checkNumber('beta2', options.beta2 ?? 0.999, beta);
-    this.epsilon = checkNumber('epsilon', options.epsilon ?? 1e-8, positive);
-    this.weightDecay = checkNumber(
-      'weightDecay',
-      options.weightDecay ?? defaultWeightDecay,
-      nonNegative,
-    );
+  constructor(
+    options: AdamOptions,
+    specs: typeof ADAM_OPTIONS | typeof ADAMW_OPTIONS = ADAM_OPTIONS,
+    owner = 'Adam',
+  ) {
+    const { learningRate, ...rest } = options;
+    const values = validateOptions(owner, specs, rest);
+    super(learningRate, ['m', 'v']);
+    this.beta1 = values.beta1;
+    this.beta2 = values.beta2;
+    this.epsilon = values.epsilon;
+    this.weightDecay = values.weightDecay;
   }
 
   override getClassName(): string {
@@ -239,7 +291,7 @@ export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
   constructor(options: AdamOptions) {
-    super(options, 0.01, 'AdamW');
+    super(options, ADAMW_OPTIONS, 'AdamW');
   }
 
   override getClassName(): string {

@@ -7,7 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../gradients.js';
 import { gradientEntries, type GradientInput } from '../gradients.js';
 import { withoutCustomObjects } from '../serialization.js';
-import { checkNumber, nonNegative, positive, rejectUnknownOptions } from '../hyperparameter.js';
+import {
+  checkNumber,
+  defineOptions,
+  fraction,
+  nonNegative,
+  positive,
+  validateOptions,
+} from '../options.js';
 
 /** Options of {@link SGD}. */
 export interface SGDOptions {
@@ -21,6 +28,18 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
+/** The declarations of {@link SGDOptions} (besides the learning rate). */
+export const SGD_OPTIONS = defineOptions({
+  momentum: { kind: 'number', default: 0, constraint: fraction, description: 'momentum mu' },
+  nesterov: { kind: 'boolean', default: false, description: 'Nesterov momentum' },
+  weightDecay: {
+    kind: 'number',
+    default: 0,
+    constraint: nonNegative,
+    description: 'L2 weight decay added to the gradient',
+  },
+});
+
 /** SGD / momentum / Nesterov with weight decay; momentum buffers kept by variable position. */
 export class SGD extends tf.Optimizer {
   static className = 'EvaTfjsSGD';
@@ -32,17 +51,15 @@ export class SGD extends tf.Optimizer {
 
   constructor(options: SGDOptions) {
     super();
-    rejectUnknownOptions('SGD', options, ['learningRate', 'momentum', 'nesterov', 'weightDecay']);
-    this.learningRate = checkNumber('learningRate', options.learningRate, positive);
-    this.momentum = checkNumber('momentum', options.momentum ?? 0, {
-      test: (v) => v >= 0 && v < 1,
-      expected: 'in [0, 1)',
-    });
-    this.nesterov = options.nesterov ?? false;
+    const { learningRate, ...rest } = options;
+    const values = validateOptions('SGD', SGD_OPTIONS, rest);
+    this.learningRate = checkNumber('learningRate', learningRate, positive);
+    this.momentum = values.momentum;
+    this.nesterov = values.nesterov;
     if (this.nesterov && this.momentum === 0) {
       throw new Error("Option 'nesterov' needs a momentum > 0");
     }
-    this.weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, nonNegative);
+    this.weightDecay = values.weightDecay;
   }
 
   override getClassName(): string {
