@@ -47,6 +47,25 @@ function swapLastTwo(rank: number): number[] {
   return perm;
 }
 
+/** Runs kernels on one backend and releases every intermediate result at the end. */
+function kernelRunner(backendName: string, backend: DisposableBackend) {
+  const temporaries: TensorInfo[] = [];
+  return {
+    run(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) {
+      const out = callKernel(name, backendName, inputs, attrs, backend);
+      temporaries.push(out);
+      return out;
+    },
+    /** The final result: not released. */
+    last(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) {
+      return callKernel(name, backendName, inputs, attrs, backend);
+    },
+    release() {
+      for (const t of temporaries) backend.disposeData(t.dataId);
+    },
+  };
+}
+
 /**
  * wasm `BatchMatMul` with a transpose flag is ~10x slower than an explicit transpose followed
  * by the untransposed product (the Dense backward pass uses both flags).
@@ -61,19 +80,9 @@ const wasmBatchMatMul: Override = {
       backend: DisposableBackend;
     };
     if (!attrs.transposeA && !attrs.transposeB) return original(args);
-    const temporaries: TensorInfo[] = [];
-    const untransposed = (x: TensorInfo, flag: boolean) => {
-      if (!flag) return x;
-      const t = callKernel(
-        'Transpose',
-        backendName,
-        { x },
-        { perm: swapLastTwo(x.shape.length) },
-        backend,
-      );
-      temporaries.push(t);
-      return t;
-    };
+    const k = kernelRunner(backendName, backend);
+    const untransposed = (x: TensorInfo, flag: boolean) =>
+      flag ? k.run('Transpose', { x }, { perm: swapLastTwo(x.shape.length) }) : x;
     try {
       return original({
         ...args,
@@ -84,7 +93,7 @@ const wasmBatchMatMul: Override = {
         attrs: { ...attrs, transposeA: false, transposeB: false },
       } as unknown as KernelArgs);
     } finally {
-      for (const t of temporaries) backend.disposeData(t.dataId);
+      k.release();
     }
   },
 };
@@ -124,12 +133,8 @@ function conv2dBackpropFilter(backendName: string): Override {
         attrs.dimRoundingMode,
       );
       const [kh, kw, cin, cout] = attrs.filterShape;
-      const temporaries: TensorInfo[] = [];
-      const run = (name: string, ins: Record<string, TensorInfo>, at: Record<string, unknown>) => {
-        const out = callKernel(name, backendName, ins, at, backend);
-        temporaries.push(out);
-        return out;
-      };
+      const k = kernelRunner(backendName, backend);
+      const run = k.run;
       try {
         const { top, bottom, left, right } = info.padInfo;
         const padded =
@@ -165,9 +170,9 @@ function conv2dBackpropFilter(backendName: string): Override {
           { x: sums },
           { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] },
         );
-        return callKernel('Transpose', backendName, { x: window }, { perm: [1, 2, 0, 3] }, backend);
+        return k.last('Transpose', { x: window }, { perm: [1, 2, 0, 3] });
       } finally {
-        for (const t of temporaries) backend.disposeData(t.dataId);
+        k.release();
       }
     },
   };
@@ -178,25 +183,6 @@ interface DepthwiseAttrs {
   dilations: number | [number, number];
   pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-/** Runs kernels on one backend and releases every intermediate result at the end. */
-function kernelRunner(backendName: string, backend: DisposableBackend) {
-  const temporaries: TensorInfo[] = [];
-  return {
-    run(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) {
-      const out = callKernel(name, backendName, inputs, attrs, backend);
-      temporaries.push(out);
-      return out;
-    },
-    /** The final result: not released. */
-    last(name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) {
-      return callKernel(name, backendName, inputs, attrs, backend);
-    },
-    release() {
-      for (const t of temporaries) backend.disposeData(t.dataId);
-    },
-  };
 }
 
 function depthwiseInfo(

@@ -35,6 +35,7 @@ import {
   rejectUnknownOptions,
   type OptionSpecs,
 } from './options.js';
+import { registerWrappedOptimizer } from './serialization.js';
 import { optionSpecsOf, WrappingOptimizer } from './wrapping-optimizer.js';
 
 /**
@@ -134,16 +135,42 @@ export interface AlgorithmEntry {
   name: string;
   description: string;
   algorithm: Algorithm;
-  /** The class to build (default: `WrappingOptimizer` with `algorithm`). */
+  /**
+   * The class to build (default: a `WrappingOptimizer` subclass named after the algorithm,
+   * registered for saving and loading).
+   */
   cls?: new (model: tfl.LayersModel, base: tf.Optimizer, options: object) => tf.Optimizer;
   /** Nesterov momentum by default for the base optimizer (default false). */
   nesterov?: boolean;
   testing: TestSettings;
 }
 
+/**
+ * A class for an algorithm registered without one: a `WrappingOptimizer` named after the
+ * algorithm and registered with tfjs's serialization, so models trained with it save, load and
+ * re-attach like the built-in ones.
+ */
+function classFor(algorithm: Algorithm): NonNullable<AlgorithmEntry['cls']> {
+  if (tf.serialization.SerializationMap.getMap().classNameMap[algorithm.name] != null) {
+    throw new Error(
+      `registerOptimizer: the algorithm name '${algorithm.name}' is already a registered ` +
+        'tfjs class; give your algorithm a name of its own (models are saved under it)',
+    );
+  }
+  const cls = class extends WrappingOptimizer {
+    static className = algorithm.name;
+    constructor(model: tfl.LayersModel, base: tf.Optimizer, options: object) {
+      super(model, base, options, algorithm);
+    }
+  };
+  registerWrappedOptimizer(cls);
+  return cls;
+}
+
 /** A registry entry for a second-order algorithm on an SGD-momentum base. */
 function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
   const options = { ...baseOptions(entry.nesterov ?? false), ...optionSpecsOf(entry.algorithm) };
+  const cls = entry.cls ?? classFor(entry.algorithm);
   return {
     name: entry.name,
     description: entry.description,
@@ -161,9 +188,7 @@ function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
       checkNumber('learningRate', learningRate, positive);
       const base = tf.train.momentum(learningRate, mu, useNesterov);
       try {
-        return entry.cls != null
-          ? new entry.cls(model, base, rest)
-          : new WrappingOptimizer(model, base, rest, entry.algorithm);
+        return new cls(model, base, rest);
       } catch (e) {
         base.dispose();
         throw e;
@@ -173,6 +198,29 @@ function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
 }
 
 const REGISTRY = new Map<string, OptimizerEntry>();
+
+/** Clear errors for an incomplete algorithm object (e.g. from JavaScript). */
+function checkAlgorithm(name: string, algorithm: Algorithm): void {
+  const owner = `registerOptimizer('${name}')`;
+  if (algorithm == null || (algorithm.kind !== 'layerwise' && algorithm.kind !== 'tensorwise')) {
+    throw new Error(`${owner}: algorithm.kind must be 'layerwise' or 'tensorwise'`);
+  }
+  if (typeof algorithm.name !== 'string' || !/^[A-Za-z][\w-]*$/.test(algorithm.name)) {
+    throw new Error(`${owner}: algorithm.name must be a class-like name such as 'MyEva'`);
+  }
+  const required =
+    algorithm.kind === 'layerwise'
+      ? ['createState', 'updateStatistics', 'isReady', 'precondition']
+      : ['createState', 'updateStatistics', 'transform'];
+  for (const method of required) {
+    if (typeof (algorithm as unknown as Record<string, unknown>)[method] !== 'function') {
+      throw new Error(`${owner}: a ${algorithm.kind} algorithm needs the method '${method}'`);
+    }
+  }
+  if (algorithm.kind === 'layerwise' && algorithm.statistics == null) {
+    throw new Error(`${owner}: a layerwise algorithm needs 'statistics' (what to capture)`);
+  }
+}
 
 /**
  * Adds an optimizer to the registry: an algorithm of the step pipeline (built on SGD with
@@ -186,6 +234,7 @@ export function registerOptimizer(entry: AlgorithmEntry | OptimizerEntry): void 
     throw new Error(`registerOptimizer: invalid name '${entry.name}' (letters, digits, '-')`);
   }
   if (REGISTRY.has(name)) throw new Error(`registerOptimizer: '${name}' is already registered`);
+  if ('algorithm' in entry) checkAlgorithm(entry.name, entry.algorithm);
   const complete = 'algorithm' in entry ? algorithmEntry(entry) : entry;
   REGISTRY.set(name, { ...complete, name });
 }
