@@ -198,6 +198,19 @@ export function resolveOptions<S extends OptionSpecs>(
   return resolved as StepValues<S>;
 }
 
+/** What to do with a step whose gradients or statistics contain NaN or Infinity. */
+export type NonFinitePolicy = 'skip' | 'throw';
+
+/** The non-finite policy, an option of every optimizer of the library. */
+export const NON_FINITE_OPTION = defineOptions({
+  onNonFinite: {
+    kind: 'choice',
+    default: 'skip',
+    choices: ['skip', 'throw'],
+    description: 'a step with NaN/Infinity in gradients or statistics: skip it, or throw',
+  },
+});
+
 /** Whether something runs on (0-based) step `step` when it runs every `interval` steps. */
 export function every(interval: number, step: number): boolean {
   return step % interval === 0;

@@ -132,7 +132,27 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> implements Algorith
       }
       updates.push([match[2]!, layer, tensor]);
     }
+    this.checkComplete(updates);
     return updates;
+  }
+
+  /**
+   * A saved state is all or nothing: every owner with a slot defined for it has all of its
+   * slots, or (a state saved before the first step) none has any. A dropped entry is an error
+   * naming it.
+   */
+  private checkComplete(updates: Array<[string, K, tf.Tensor]>): void {
+    if (updates.length === 0) return;
+    const present = new Set(updates.map(([slot, owner]) => `${owner.index}/${slot}`));
+    for (const owner of this.layers) {
+      for (const [slot, shape] of Object.entries(this.shapes)) {
+        if (shape(owner) == null || present.has(`${owner.index}/${slot}`)) continue;
+        throw new Error(
+          `${this.owner}.setWeights: the state lacks '${this.prefix}/${owner.index}/${slot}' ` +
+            `(for '${owner.path}'); a saved state holds every entry or none`,
+        );
+      }
+    }
   }
 
   /** Throws (naming the entry) unless {@link load} would accept `state`; changes nothing. */

@@ -39,28 +39,32 @@ import type {
 } from './algorithm.js';
 import { disposeBaseOptimizer } from './dispose-base.js';
 import {
+  disposeIterationCounters,
   gradientEntries,
   type GradientEntry,
   type GradientInput,
   type NamedTensor,
 } from './gradients.js';
 import { modelVariables, type ModelVariable } from './model-variables.js';
+import { NonFiniteGuard } from './non-finite.js';
+import { checkFinite, checkIterations, checkSlots } from './state-checks.js';
 import {
   defineOptions,
   every,
+  NON_FINITE_OPTION,
   nonNegative,
   positiveInteger,
   resolveOptions,
   validateOptions,
   type Hyperparameter,
+  type NonFinitePolicy,
   type OptionSpecs,
   type OptionValues,
   type StepValues,
 } from './options.js';
 import { encodeOptions } from './serialization.js';
 
-/** What to do with a step whose gradients or statistics contain NaN or Infinity. */
-export type NonFinitePolicy = 'skip' | 'throw';
+export type { NonFinitePolicy } from './options.js';
 
 /** Options every wrapped optimizer accepts. */
 export interface WrappingOptions {
@@ -88,12 +92,7 @@ export const WRAPPING_OPTIONS = defineOptions({
     constraint: nonNegative,
     description: 'L2 weight decay added to the update (after preconditioning, as PyTorch SGD)',
   },
-  onNonFinite: {
-    kind: 'choice',
-    default: 'skip',
-    choices: ['skip', 'throw'],
-    description: 'a step with NaN/Infinity in gradients or statistics: skip it, or throw',
-  },
+  ...NON_FINITE_OPTION,
 });
 
 /** The declarations of the layer-wise options of {@link LayerwiseOptions}. */
@@ -154,8 +153,6 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   readonly base: tf.Optimizer;
   /** The algorithm this optimizer runs. */
   readonly algorithm: Algorithm;
-  /** Steps skipped because of non-finite gradients or statistics. */
-  skippedSteps = 0;
   /** Steps on which statistics entered the state. */
   statisticsUpdates = 0;
   /** Steps on which the expensive work (inverses, roots) ran. */
@@ -173,7 +170,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   private reducer: ReplicaReducer | null = null;
   private pending: Array<CapturedStatistics | null> = [];
   private readonly warnedMissing = new Set<number>();
-  private warnedNonFinite = false;
+  private readonly guard: NonFiniteGuard;
   private disposed = false;
 
   /**
@@ -202,6 +199,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     this.options = { ...(options as Record<string, unknown>) };
     this.specs = optionSpecsOf(algorithm);
     this.values = validateOptions(owner, this.specs, this.options);
+    this.guard = new NonFiniteGuard(owner, this.values.onNonFinite as NonFinitePolicy);
     if (algorithm.kind === 'layerwise') {
       const facUpdateFreq = this.values.facUpdateFreq as number;
       this.capture = new ModelCapture(model, {
@@ -235,6 +233,11 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   /** The captured layers, in model order (empty for tensor-wise algorithms). */
   get layers(): readonly CapturedLayer[] {
     return this.capture?.layers ?? [];
+  }
+
+  /** Steps skipped because of non-finite gradients or statistics. */
+  get skippedSteps(): number {
+    return this.guard.skippedSteps;
   }
 
   /** The base optimizer's current learning rate (schedules that call `setLearningRate` apply). */
@@ -316,10 +319,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
             }))
           : raw;
       // 5. Non-finite check.
-      if (!allFinite(raw, statistics)) {
-        this.rejectNonFinite(step, h.onNonFinite as NonFinitePolicy);
-        return null;
-      }
+      if (!this.guard.admit(step, [...raw.map((e) => e.gradient), ...statistics])) return null;
       // 6, 7. Statistics and the expensive work.
       this.updateState(decayed, h, step);
       // 8, 9. Transform, scaling, weight decay after.
@@ -367,21 +367,6 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     this.pending = this.pending.map((s) =>
       s == null ? null : { activation: reduced[next++]!, gradient: reduced[next++]! },
     );
-  }
-
-  private rejectNonFinite(step: number, policy: NonFinitePolicy): void {
-    const owner = this.algorithm.name;
-    if (policy === 'throw') {
-      throw new Error(`${owner}: non-finite gradients or statistics at step ${step}`);
-    }
-    this.skippedSteps += 1;
-    if (!this.warnedNonFinite) {
-      this.warnedNonFinite = true;
-      console.warn(
-        `${owner}: skipped step ${step}: non-finite gradients or statistics ` +
-          '(weights and optimizer state unchanged; counted in skippedSteps; warned once)',
-      );
-    }
   }
 
   private updateState(gradients: GradientEntry[], h: StepValues<OptionSpecs>, step: number): void {
@@ -531,26 +516,66 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   }
 
   /**
-   * Restores the state saved by {@link getWeights}. The state is validated against this model
-   * before anything changes, so a mismatching state leaves the optimizer as it was.
+   * Restores the state saved by {@link getWeights}. Everything is validated first (the step
+   * counter, the names and shapes of the algorithm's state and of the base optimizer's slots,
+   * finite values) and copied before anything is released, so a rejected state leaves the
+   * optimizer as it was and the optimizer's own tensors can be passed back.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const owner = this.algorithm.name;
     const [first, ...rest] = weightValues;
-    if (first == null || first.name !== 'iter') {
-      throw new Error(`${owner}.setWeights: expected the step counter 'iter' first`);
-    }
+    const iterations = await checkIterations(owner, first);
     const base = rest
       .filter((w) => w.name.startsWith('base/'))
       .map((w) => ({ name: w.name.slice('base/'.length), tensor: w.tensor }));
     const own = new Map(
       rest.filter((w) => !w.name.startsWith('base/')).map((w) => [w.name, w.tensor]),
     );
-    const iterations = (await first.tensor.data())[0]!;
     this.state.validate(own);
+    await this.validateBase(base);
+    await checkFinite(owner, rest);
+    const previousBase = await this.base.getWeights();
     this.state.load(own);
     await this.base.setWeights(base);
+    // tfjs's optimizers replace their slot variables without releasing the old ones.
+    const now = await this.base.getWeights();
+    disposeIterationCounters(now);
+    const current = new Set(now.map((w) => w.tensor));
+    for (const { tensor } of previousBase) if (!current.has(tensor)) tensor.dispose();
     this.iterations_ = iterations;
+  }
+
+  /**
+   * The base optimizer's saved slots: its step counter first, then slots of the shapes it holds
+   * now, or (before its first step) of the model's trainable variables, by position.
+   */
+  private async validateBase(base: NamedTensor[]): Promise<void> {
+    const owner = `${this.algorithm.name} (base ${this.base.getClassName()})`;
+    const [iter, ...slots] = base;
+    await checkIterations(owner, iter);
+    const all = await this.base.getWeights();
+    disposeIterationCounters(all);
+    const current = all.slice(1);
+    if (current.length > 0) {
+      checkSlots(
+        owner,
+        slots,
+        current.map((w) => ({ name: w.name, shape: w.tensor.shape })),
+        'base optimizer slot',
+      );
+      return;
+    }
+    const shapes = this.model.trainableWeights.map((w) => w.shape as number[]);
+    slots.forEach(({ name, tensor }, i) => {
+      const want = shapes[i % shapes.length]!;
+      if (slots.length % shapes.length !== 0 || !tf.util.arraysEqual(tensor.shape, want)) {
+        throw new Error(
+          `${owner}.setWeights: base slot '${name}' must have the shape [${want}] of the ` +
+            `model's trainable variable ${i % shapes.length} (one or more slots per variable), ` +
+            `got [${tensor.shape}] among ${slots.length} slots for ${shapes.length} variables`,
+        );
+      }
+    });
   }
 
   /** Restores the layers and releases all state (the base optimizer included). */
@@ -602,15 +627,4 @@ function layerScale(
 
 function decay(direction: tf.Tensor, variable: tf.Variable, weightDecay: number): tf.Tensor {
   return tf.tidy(() => tf.add(direction, tf.mul(variable, weightDecay)));
-}
-
-/** One scalar host read: are all gradients and statistics finite? */
-function allFinite(entries: GradientEntry[], statistics: tf.Tensor[]): boolean {
-  if (entries.length + statistics.length === 0) return true;
-  const total = tf.tidy(() =>
-    tf.addN([...entries.map((e) => tf.sum(e.gradient)), ...statistics.map((s) => tf.sum(s))]),
-  );
-  const value = total.dataSync()[0]!;
-  total.dispose();
-  return Number.isFinite(value);
 }

@@ -5,16 +5,15 @@
  * State: one or two slot variables per parameter, by position, as tfjs's optimizers keep them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gradientEntries, type GradientInput, type NamedTensor } from '../gradients.js';
-import { withoutCustomObjects } from '../serialization.js';
 import {
-  checkNumber,
   defineOptions,
   fraction,
+  NON_FINITE_OPTION,
   nonNegative,
   positive,
-  validateOptions,
+  type NonFinitePolicy,
 } from '../options.js';
+import { SlotOptimizer } from './slot-optimizer.js';
 
 /** Options of {@link Adagrad}. */
 export interface AdagradOptions {
@@ -25,6 +24,8 @@ export interface AdagradOptions {
   initialAccumulatorValue?: number;
   /** L2 weight decay added to the gradient (default 0). */
   weightDecay?: number;
+  /** Non-finite gradients: `'skip'` the step (default) or `'throw'`. */
+  onNonFinite?: NonFinitePolicy;
 }
 
 /** Options of {@link Adam} and {@link AdamW}. */
@@ -38,6 +39,8 @@ export interface AdamOptions {
   epsilon?: number;
   /** Adam: L2 added to the gradient; AdamW: decoupled decay (defaults 0 and 0.01). */
   weightDecay?: number;
+  /** Non-finite gradients: `'skip'` the step (default) or `'throw'`. */
+  onNonFinite?: NonFinitePolicy;
 }
 
 /** The declarations of {@link AdagradOptions} (besides the learning rate). */
@@ -60,6 +63,7 @@ export const ADAGRAD_OPTIONS = defineOptions({
     constraint: nonNegative,
     description: 'L2 weight decay added to the gradient',
   },
+  ...NON_FINITE_OPTION,
 });
 
 const ADAM_MOMENTS = defineOptions({
@@ -76,6 +80,7 @@ const ADAM_MOMENTS = defineOptions({
     constraint: positive,
     description: 'added to the root of the second moment',
   },
+  ...NON_FINITE_OPTION,
 });
 
 /** The declarations of Adam's {@link AdamOptions} (besides the learning rate). */
@@ -100,108 +105,18 @@ export const ADAMW_OPTIONS = defineOptions({
   },
 });
 
-/** Shared plumbing: learning rate, per-parameter slots by position, state round-trip. */
-abstract class SlotOptimizer extends tf.Optimizer {
-  protected learningRate: number;
-  protected slots: tf.Variable[][] = [];
-
-  protected constructor(
-    learningRate: number,
-    private readonly slotNames: readonly string[],
-  ) {
-    super();
-    this.learningRate = checkNumber('learningRate', learningRate, positive);
-  }
-
-  /** Builds the optimizer from its saved configuration (what tfjs passes when loading). */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(withoutCustomObjects(config));
-  }
-
-  /** Sets the learning rate used from the next step on (for schedules). */
-  setLearningRate(learningRate: number): void {
-    this.learningRate = checkNumber('learningRate', learningRate, positive);
-  }
-
-  /** The current learning rate. */
-  getLearningRate(): number {
-    return this.learningRate;
-  }
-
-  /** The slots of parameter `i`, created with `initial` on first use. */
-  protected slotsFor(i: number, variable: tf.Variable, initial: number): tf.Variable[] {
-    let slots = this.slots[i];
-    if (slots == null) {
-      slots = this.slotNames.map(() => tf.variable(tf.fill(variable.shape, initial), false));
-      this.slots[i] = slots;
-    }
-    return slots;
-  }
-
-  /** One update of `variable` from `gradient` with its slots; runs inside a tidy. */
-  protected abstract update(variable: tf.Variable, gradient: tf.Tensor, slots: tf.Variable[]): void;
-
-  /** Initial slot value. */
-  protected initialSlotValue(): number {
-    return 0;
-  }
-
-  applyGradients(variableGradients: GradientInput): void {
-    const entries = gradientEntries(variableGradients);
-    this.incrementIterations();
-    entries.forEach(({ variable, gradient }, i) => {
-      const slots = this.slotsFor(i, variable, this.initialSlotValue());
-      tf.tidy(() => this.update(variable, gradient, slots));
-    });
-  }
-
-  override async getWeights(): Promise<NamedTensor[]> {
-    const named = this.slots.flatMap((slots, i) =>
-      slots.map((tensor, s) => ({ name: `${this.slotNames[s]}/${i}`, tensor })),
-    );
-    return [await this.saveIterations(), ...named];
-  }
-
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const rest = await this.extractIterations(weightValues);
-    const per = this.slotNames.length;
-    if (rest.length % per !== 0) {
-      throw new Error(
-        `${this.getClassName()}.setWeights: expected ${per} slot(s) per parameter, got ${rest.length} tensors`,
-      );
-    }
-    const next: tf.Variable[][] = [];
-    for (let i = 0; i < rest.length; i += per) {
-      next.push(rest.slice(i, i + per).map((w) => tf.variable(w.tensor, false)));
-    }
-    for (const slots of this.slots) for (const v of slots) v.dispose();
-    this.slots = next;
-  }
-
-  override dispose(): void {
-    for (const slots of this.slots) for (const v of slots) v.dispose();
-    this.slots = [];
-    super.dispose();
-  }
-}
-
 /** Adagrad (PyTorch semantics): `s += g^2; w -= lr g / (sqrt(s) + eps)`. */
-export class Adagrad extends SlotOptimizer {
+export class Adagrad extends SlotOptimizer<typeof ADAGRAD_OPTIONS> {
   static className = 'EvaTfjsAdagrad';
   readonly epsilon: number;
   readonly initialAccumulatorValue: number;
   readonly weightDecay: number;
 
   constructor(options: AdagradOptions) {
-    const { learningRate, ...rest } = options;
-    const values = validateOptions('Adagrad', ADAGRAD_OPTIONS, rest);
-    super(learningRate, ['accumulator']);
-    this.epsilon = values.epsilon;
-    this.initialAccumulatorValue = values.initialAccumulatorValue;
-    this.weightDecay = values.weightDecay;
+    super('Adagrad', ADAGRAD_OPTIONS, { ...options }, ['accumulator']);
+    this.epsilon = this.values.epsilon;
+    this.initialAccumulatorValue = this.values.initialAccumulatorValue;
+    this.weightDecay = this.values.weightDecay;
   }
 
   override getClassName(): string {
@@ -219,19 +134,10 @@ export class Adagrad extends SlotOptimizer {
     const step = tf.div(g, tf.add(tf.sqrt(sum!), this.epsilon));
     variable.assign(tf.sub(variable, tf.mul(step, this.learningRate)));
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      learningRate: this.learningRate,
-      epsilon: this.epsilon,
-      initialAccumulatorValue: this.initialAccumulatorValue,
-      weightDecay: this.weightDecay,
-    };
-  }
 }
 
 /** Adam (PyTorch semantics, L2 weight decay added to the gradient). */
-export class Adam extends SlotOptimizer {
+export class Adam extends SlotOptimizer<typeof ADAM_OPTIONS | typeof ADAMW_OPTIONS> {
   static className = 'EvaTfjsAdam';
   readonly beta1: number;
   readonly beta2: number;
@@ -245,13 +151,11 @@ export class Adam extends SlotOptimizer {
     specs: typeof ADAM_OPTIONS | typeof ADAMW_OPTIONS = ADAM_OPTIONS,
     owner = 'Adam',
   ) {
-    const { learningRate, ...rest } = options;
-    const values = validateOptions(owner, specs, rest);
-    super(learningRate, ['m', 'v']);
-    this.beta1 = values.beta1;
-    this.beta2 = values.beta2;
-    this.epsilon = values.epsilon;
-    this.weightDecay = values.weightDecay;
+    super(owner, specs, { ...options }, ['m', 'v']);
+    this.beta1 = this.values.beta1;
+    this.beta2 = this.values.beta2;
+    this.epsilon = this.values.epsilon;
+    this.weightDecay = this.values.weightDecay;
   }
 
   override getClassName(): string {
@@ -272,16 +176,6 @@ export class Adam extends SlotOptimizer {
     const vHat = tf.div(v!, 1 - Math.pow(this.beta2, t));
     const step = tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon));
     variable.assign(tf.sub(weights, tf.mul(step, this.learningRate)));
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      learningRate: this.learningRate,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      epsilon: this.epsilon,
-      weightDecay: this.weightDecay,
-    };
   }
 }
 
