@@ -108,6 +108,8 @@ export interface LayerwiseAlgorithm<
 /** A model variable's gradient handed to a tensor-wise algorithm. */
 export interface VariableGradient extends GradientEntry {
   readonly modelVariable: ModelVariable;
+  /** `|gradient|^2` (computed once by the pipeline for its finite check). */
+  readonly squaredNorm: tf.Scalar;
 }
 
 /** A tensor-wise algorithm: `S` its option declarations, `State` its state object. */

@@ -318,13 +318,17 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
               gradient: tf.keep(decay(e.gradient, e.variable, weightDecay)),
             }))
           : raw;
-      // 5. Non-finite check.
-      if (!this.guard.admit(step, [...raw.map((e) => e.gradient), ...statistics])) return null;
+      // 5. Non-finite check, on every gradient's squared norm (handed on to the algorithms,
+      // which need it: one pass over the gradients serves both).
+      const norms = tf.tidy(() => decayed.map((e) => tf.sum(tf.square(e.gradient)) as tf.Scalar));
+      owned.push(...norms);
+      if (!this.guard.admit(step, [...norms, ...statistics])) return null;
+      const squaredNorms = new Map(decayed.map((e, i) => [e.name, norms[i]!]));
       // 6, 7. Statistics and the expensive work.
-      this.updateState(decayed, h, step);
+      this.updateState(decayed, squaredNorms, h, step);
       // 8, 9. Transform, scaling, weight decay after.
       const updates = tf.tidy(() => {
-        const transformed = this.transform(decayed, h);
+        const transformed = this.transform(decayed, squaredNorms, h);
         // One variable at a time: its direction is released as soon as the decayed update
         // exists, which keeps the step's peak memory down.
         return decayed.map(({ name, variable, gradient }) => {
@@ -369,7 +373,12 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     );
   }
 
-  private updateState(gradients: GradientEntry[], h: StepValues<OptionSpecs>, step: number): void {
+  private updateState(
+    gradients: GradientEntry[],
+    squaredNorms: ReadonlyMap<string, tf.Scalar>,
+    h: StepValues<OptionSpecs>,
+    step: number,
+  ): void {
     const algorithm = this.algorithm;
     const inverseStep =
       algorithm.inverseInterval == null || every(h[algorithm.inverseInterval] as number, step);
@@ -387,7 +396,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       if (updated) this.inverseUpdates += 1;
       return;
     }
-    const entries = this.modelGradients(gradients);
+    const entries = this.modelGradients(gradients, squaredNorms);
     const statisticsStep =
       algorithm.statisticsInterval == null ||
       every(h[algorithm.statisticsInterval] as number, step);
@@ -401,17 +410,19 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
 
   private transform(
     gradients: GradientEntry[],
+    squaredNorms: ReadonlyMap<string, tf.Scalar>,
     h: StepValues<OptionSpecs>,
   ): Map<string, tf.Tensor> {
     const algorithm = this.algorithm;
     return algorithm.kind === 'layerwise'
-      ? this.transformLayers(algorithm, gradients, h)
-      : this.transformTensors(algorithm, gradients, h);
+      ? this.transformLayers(algorithm, gradients, squaredNorms, h)
+      : this.transformTensors(algorithm, gradients, squaredNorms, h);
   }
 
   private transformLayers(
     algorithm: LayerwiseAlgorithm,
     gradients: GradientEntry[],
+    squaredNorms: ReadonlyMap<string, tf.Scalar>,
     h: StepValues<OptionSpecs>,
   ): Map<string, tf.Tensor> {
     const byName = new Map(gradients.map((e) => [e.name, e]));
@@ -430,9 +441,11 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       }
       const biasName = internals.bias?.read().name;
       const bias = biasName != null ? (byName.get(biasName) ?? null) : null;
+      const kernelNorm = squaredNorms.get(kernel.name)!;
       const gradient: LayerGradient = {
         kernel: tf.reshape(kernel.gradient, [layer.geometry.inFeatures, -1]) as tf.Tensor2D,
         bias: bias ? (bias.gradient as tf.Tensor1D) : null,
+        squaredNorm: bias ? tf.add(kernelNorm, squaredNorms.get(bias.name)!) : kernelNorm,
       };
       items.push({
         kernel,
@@ -459,25 +472,33 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   private transformTensors(
     algorithm: TensorwiseAlgorithm,
     gradients: GradientEntry[],
+    squaredNorms: ReadonlyMap<string, tf.Scalar>,
     h: StepValues<OptionSpecs>,
   ): Map<string, tf.Tensor> {
-    const entries = this.modelGradients(gradients);
+    const entries = this.modelGradients(gradients, squaredNorms);
     const directions = algorithm.transform(this.state, entries, h);
     const graft =
       algorithm.grafting === 'sgd' || (algorithm.grafting === 'option' && h.graft === 'sgd');
     if (!graft) return directions;
-    const byName = new Map(entries.map((e) => [e.name, e.gradient]));
+    const byName = new Map(entries.map((e) => [e.name, e]));
     return new Map(
-      [...directions].map(([name, direction]) => [name, graftToNorm(direction, byName.get(name)!)]),
+      [...directions].map(([name, direction]) => {
+        const entry = byName.get(name)!;
+        return [name, graftToNorm(direction, entry.gradient, entry.squaredNorm)];
+      }),
     );
   }
 
   /** The model variables among `gradients` (others, e.g. extra variables of a custom loop, keep their gradient). */
-  private modelGradients(gradients: GradientEntry[]): VariableGradient[] {
+  private modelGradients(
+    gradients: GradientEntry[],
+    squaredNorms: ReadonlyMap<string, tf.Scalar>,
+  ): VariableGradient[] {
     const result: VariableGradient[] = [];
     for (const entry of gradients) {
       const modelVariable = this.variables.get(entry.name);
-      if (modelVariable != null) result.push({ ...entry, modelVariable });
+      const squaredNorm = squaredNorms.get(entry.name)!;
+      if (modelVariable != null) result.push({ ...entry, modelVariable, squaredNorm });
     }
     return result;
   }

@@ -50,11 +50,13 @@ export function evaFTerms(
 ): EvaFTerms {
   const { weight: aw, bias: ab } = splitActivation(a, grad);
   let gta: tf.Tensor = tf.reshape(tf.matMul(tf.reshape(aw, [1, -1]), grad.kernel), [-1]);
-  let gradientSquaredNorm: tf.Tensor = tf.sum(tf.square(grad.kernel));
+  let gradientSquaredNorm: tf.Tensor = grad.squaredNorm ?? tf.sum(tf.square(grad.kernel));
   let aa: tf.Tensor = tf.sum(tf.square(aw));
   if (grad.bias != null && ab != null) {
     gta = tf.add(gta, tf.mul(grad.bias, ab));
-    gradientSquaredNorm = tf.add(gradientSquaredNorm, tf.sum(tf.square(grad.bias)));
+    if (grad.squaredNorm == null) {
+      gradientSquaredNorm = tf.add(gradientSquaredNorm, tf.sum(tf.square(grad.bias)));
+    }
     aa = tf.add(aa, tf.square(ab));
   }
   const denominator = tf.add(aa, damping);

@@ -55,11 +55,13 @@ export function evaTerms(
   const { weight: aw, bias: ab } = splitActivation(a, grad);
   const gColumn = tf.reshape(g, [-1, 1]) as tf.Tensor2D;
   let aGg: tf.Tensor = tf.sum(tf.mul(tf.reshape(tf.matMul(grad.kernel, gColumn), [-1]), aw));
-  let gradientSquaredNorm: tf.Tensor = tf.sum(tf.square(grad.kernel));
+  let gradientSquaredNorm: tf.Tensor = grad.squaredNorm ?? tf.sum(tf.square(grad.kernel));
   let aa: tf.Tensor = tf.sum(tf.square(aw));
   if (grad.bias != null && ab != null) {
     aGg = tf.add(aGg, tf.mul(ab, tf.sum(tf.mul(grad.bias, g))));
-    gradientSquaredNorm = tf.add(gradientSquaredNorm, tf.sum(tf.square(grad.bias)));
+    if (grad.squaredNorm == null) {
+      gradientSquaredNorm = tf.add(gradientSquaredNorm, tf.sum(tf.square(grad.bias)));
+    }
     aa = tf.add(aa, tf.square(ab));
   }
   const vectorSquaredNorms = tf.mul(aa, tf.sum(tf.square(g)));

@@ -18,6 +18,11 @@ export interface LayerGradient {
   kernel: tf.Tensor2D;
   /** Bias `[out]`, or null for a layer without (trainable) bias. */
   bias: tf.Tensor1D | null;
+  /**
+   * `|kernel|^2 + |bias|^2` when already known: the pipeline computes every gradient's squared
+   * norm for its finite check and hands it on, so algorithms need no pass of their own for it.
+   */
+  squaredNorm?: tf.Scalar;
 }
 
 /** The bias-augmented input size of a layer (the length of its activation statistics). */
@@ -94,7 +99,11 @@ export function matrixDirection(
   };
 }
 
-/** `p * |g| / (|p| + 1e-16)`: the direction of `p` with the step length of `g` (in a tidy). */
-export function graftToNorm(p: tf.Tensor, g: tf.Tensor): tf.Tensor {
-  return tf.mul(p, tf.div(frobenius(g), tf.add(frobenius(p), 1e-16)));
+/**
+ * `p * |g| / (|p| + 1e-16)`: the direction of `p` with the step length of `g` (in a tidy);
+ * `gSquaredNorm` is `|g|^2` when already known.
+ */
+export function graftToNorm(p: tf.Tensor, g: tf.Tensor, gSquaredNorm?: tf.Scalar): tf.Tensor {
+  const gNorm = gSquaredNorm != null ? tf.sqrt(gSquaredNorm) : frobenius(g);
+  return tf.mul(p, tf.div(gNorm, tf.add(frobenius(p), 1e-16)));
 }
