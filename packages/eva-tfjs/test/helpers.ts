@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix, solve } from 'ml-matrix';
 import assert from 'node:assert/strict';
-import { seededRandom } from '@eva-tfjs/experiments';
+import { createAutoencoder, initializeLikePyTorch, seededRandom } from '@eva-tfjs/experiments';
+import type { Conv2DGeometry, NamedTensor } from '../src/index.js';
 
 export async function useCpu(): Promise<void> {
   await tf.setBackend('cpu');
@@ -170,3 +171,222 @@ export function fromLayerVec(
   const bias = hasBias ? Array.from({ length: out }, (_, o) => vec[o * d + inFeatures]!) : null;
   return { kernel, bias };
 }
+
+/** Explicit im2col mean patch of a channels-last image (float64 loops). */
+export function explicitMeanPatch(
+  img: number[],
+  h: number,
+  w: number,
+  c: number,
+  g: Conv2DGeometry,
+  oh: number,
+  ow: number,
+  top: number,
+  left: number,
+): number[] {
+  const [kh, kw] = g.kernelSize;
+  const [sh, sw] = g.strides;
+  const out = new Array(kh * kw * c).fill(0);
+  for (let r = 0; r < oh; r++)
+    for (let q = 0; q < ow; q++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++)
+          for (let k = 0; k < c; k++) {
+            const y = r * sh + i - top;
+            const xx = q * sw + j - left;
+            const v = y >= 0 && y < h && xx >= 0 && xx < w ? img[(y * w + xx) * c + k]! : 0;
+            out[(i * kw + j) * c + k] += v / (oh * ow);
+          }
+  return out;
+}
+
+/** `X^T X / rows` for a random `[rows, d]` X: rank min(rows, d). */
+export function spd(d: number, rows: number, seed: number): number[][] {
+  const x = new Matrix(
+    Array.from({ length: rows }, (_, r) => Array.from(randomValues(d, seed * 1000 + r))),
+  );
+  // Rounded to float32, the precision of the tensors under test.
+  return x
+    .transpose()
+    .mmul(x)
+    .div(rows)
+    .to2DArray()
+    .map((row) => Array.from(Float32Array.from(row)));
+}
+
+/**
+ * The matrices of the linear-algebra tests: random SPD, near-singular (rank-deficient, like
+ * factors of few samples or dead ReLUs) and all-zero.
+ */
+export function spdCases(): Array<[string, number[][]]> {
+  return [
+    ['full-rank SPD', spd(12, 40, 1)],
+    ['rank-3 (near-singular)', spd(12, 3, 2)],
+    [
+      'dead unit (zero row and column)',
+      spd(12, 40, 3).map((row, i) => row.map((v, j) => (i === 4 || j === 4 ? 0 : v))),
+    ],
+    ['all zero', Array.from({ length: 6 }, () => new Array<number>(6).fill(0))],
+  ];
+}
+
+/** The 12-8-3-8-12 autoencoder of the optimizer tests, initialised like PyTorch (seed 1). */
+export function initializedAutoencoder(): tf.Sequential {
+  const model = createAutoencoder(12, [8, 3, 8]);
+  initializeLikePyTorch(model, 1);
+  return model;
+}
+
+// The preconditioner numerics tests (test/preconditioners): a small model with Conv2D (stride 1
+// 'same' with bias, stride 2 'valid' without) and Dense (with and without bias) layers, one or a
+// few `precondition` steps, and a check of each layer's direction against a dense float64 solve.
+
+/** The model of the preconditioner numerics tests (unnamed layers: default names). */
+export function buildModel(): tf.LayersModel {
+  const input = tf.input({ shape: [6, 6, 2] });
+  let h = tf.layers
+    .conv2d({ filters: 3, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' })
+    .apply(input) as tf.SymbolicTensor;
+  h = tf.layers
+    .conv2d({ filters: 4, kernelSize: [3, 2], strides: 2, padding: 'valid', useBias: false })
+    .apply(h) as tf.SymbolicTensor;
+  h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 5, activation: 'tanh' }).apply(h) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, useBias: false }).apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+/** The outcome of {@link runOnce}. */
+export interface Run {
+  model: tf.LayersModel;
+  grads: tf.NamedTensorMap;
+  result: Map<string, tf.Tensor>;
+  state: Map<string, tf.Tensor>;
+  /** Every step's gradient values, by variable name. */
+  history: Map<string, number[][]>;
+  cleanup(): void;
+}
+
+/** One `precondition` step of `make(model)` on a fixed batch; returns gradients, output and state. */
+export async function runOnce(
+  make: (model: tf.LayersModel) => tf.Optimizer & {
+    precondition(g: tf.NamedTensorMap): NamedTensor[] | null;
+  },
+  steps = 1,
+): Promise<Run & { optimizer: tf.Optimizer }> {
+  const model = buildModel();
+  const optimizer = make(model);
+  let grads: tf.NamedTensorMap = {};
+  let result: NamedTensor[] = [];
+  const history = new Map<string, number[][]>();
+  for (let s = 0; s < steps; s++) {
+    tf.dispose(Object.values(grads));
+    tf.dispose(result.map((r) => r.tensor));
+    const x = randomTensor([7, 6, 6, 2], 1 + s);
+    const y = randomTensor([7, 3], 100 + s);
+    const out = tf.variableGrads(
+      () =>
+        tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
+    out.value.dispose();
+    tf.dispose([x, y]);
+    grads = out.grads;
+    for (const [name, g] of Object.entries(grads)) {
+      history.set(name, [...(history.get(name) ?? []), values(g)]);
+    }
+    result = optimizer.precondition(grads)!;
+  }
+  const weights = await optimizer.getWeights();
+  return {
+    model,
+    optimizer,
+    grads,
+    result: new Map(result.map((r) => [r.name, r.tensor])),
+    state: new Map(weights.map((w) => [w.name, w.tensor])),
+    history,
+    cleanup() {
+      tf.dispose([...Object.values(grads), ...result.map((r) => r.tensor)]);
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** A captured layer's variable names and shape, read from a second-order optimizer. */
+export interface LayerInfo {
+  index: number;
+  kernelName: string;
+  biasName: string | undefined;
+  inFeatures: number;
+  out: number;
+  hasBias: boolean;
+}
+
+export function layerInfos(opt: {
+  layers: readonly {
+    layer: unknown;
+    index: number;
+    geometry: { inFeatures: number; outFeatures: number; hasBias: boolean };
+  }[];
+}): LayerInfo[] {
+  return opt.layers.map((captured) => {
+    const layer = captured.layer as {
+      kernel: { read(): tf.Variable };
+      bias: { read(): tf.Variable } | null;
+    };
+    return {
+      index: captured.index,
+      kernelName: layer.kernel.read().name,
+      biasName: layer.bias?.read().name,
+      inFeatures: captured.geometry.inFeatures,
+      out: captured.geometry.outFeatures,
+      hasBias: captured.geometry.hasBias,
+    };
+  });
+}
+
+/** Per layer: solve `C p = vec(G)` with the given curvature, then one global scale; compare. */
+export function checkLayerwise(
+  run: Run,
+  layers: LayerInfo[],
+  curvature: (layer: LayerInfo) => Matrix,
+  scale: (sums: { pg: number; gg: number; pp: number }) => number,
+  rtol = 5e-4,
+): void {
+  const refs = layers.map((info) => {
+    const vec = layerVec(
+      matrix(run.grads[info.kernelName]!, info.inFeatures),
+      info.biasName ? values(run.grads[info.biasName]!) : null,
+    );
+    return { info, vec, p: solveDense(curvature(info), vec) };
+  });
+  const sums = { pg: 0, gg: 0, pp: 0 };
+  for (const { vec, p } of refs) {
+    vec.forEach((g, i) => {
+      sums.pg += g * p[i]!;
+      sums.gg += g * g;
+      sums.pp += p[i]! ** 2;
+    });
+  }
+  const nu = scale(sums);
+  for (const { info, p } of refs) {
+    const ref = fromLayerVec(
+      p.map((v) => v * nu),
+      info.inFeatures,
+      info.out,
+      info.hasBias,
+    );
+    assertClose(
+      matrix(run.result.get(info.kernelName)!, info.inFeatures).flat(),
+      ref.kernel.flat(),
+      rtol,
+      `kernel of layer ${info.index}`,
+    );
+    if (info.biasName) {
+      assertClose(values(run.result.get(info.biasName)!), ref.bias!, rtol, `bias of ${info.index}`);
+    }
+  }
+}
+
+/** A tensor as a 2-D array `[shape[0], -1]`. */
+export const read2d = (t: tf.Tensor) => matrix(t, t.shape[0]!);

@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { disableFastKernels, enableFastKernels } from '../src/index.js';
-import { assertClose, randomValues } from './helpers.js';
+import { disableFastKernels, enableFastKernels } from '../../src/index.js';
+import { assertClose, randomValues } from '../helpers.js';
 
 function filterGradReference(
   x: Float32Array,
@@ -184,7 +184,7 @@ test('a VGG-style CNN (BatchNorm, pooling) trains on wasm with Eva through the a
   enableFastKernels();
   await tf.setBackend('wasm');
   const { createVgg } = await import('@eva-tfjs/experiments');
-  const { createOptimizer } = await import('../src/index.js');
+  const { createOptimizer } = await import('../../src/index.js');
   const model = createVgg({ height: 8, width: 8, channels: 3, classes: 3 }, [4, 8]);
   const opt = createOptimizer('eva', model, { learningRate: 0.05 });
   model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });

@@ -1,36 +1,59 @@
 /**
- * The whole family as tfjs optimizers: every registry name trains the autoencoder in
- * `model.fit` without leaks, resumes exactly from getWeights/setWeights, K-FAC/FOOF/Shampoo
- * refresh statistics and inverses on their intervals, the first-order baselines follow
- * PyTorch's formulas, and bad options are rejected by name.
+ * The registry: it builds by name and lists valid names and options in its errors, and every
+ * registry name, as a tfjs optimizer, trains the autoencoder in `model.fit` without leaks and
+ * resumes exactly from getWeights/setWeights.
  */
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Adagrad,
-  Adam,
-  AdamW,
+  createOptimizer,
   createOptimizerByName,
-  EvaS,
-  FOOF,
-  KFAC,
-  MFAC,
+  Eva,
   optimizerEntry,
   optimizerNames,
   optimizerOptionNames,
-  Shampoo,
-} from '../src/index.js';
-import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
-import { assertClose, randomTensor, useCpu, values } from './helpers.js';
+  SGD,
+} from '../../src/index.js';
+import { createAutoencoder } from '@eva-tfjs/experiments';
+import { initializedAutoencoder, randomTensor, useCpu } from '../helpers.js';
 
 before(useCpu);
 
-function small(): tf.Sequential {
-  const model = createAutoencoder(12, [8, 3, 8]);
-  initializeLikePyTorch(model, 1);
-  return model;
-}
+test('the registry builds by name and lists valid names and options in its errors', () => {
+  const model = createAutoencoder(6, [4, 2, 4]);
+  assert.deepEqual(optimizerNames(), [
+    'sgd',
+    'adagrad',
+    'adam',
+    'adamw',
+    'eva',
+    'evaf',
+    'evas',
+    'kfac',
+    'foof',
+    'shampoo',
+    'mfac',
+  ]);
+  const sgd = createOptimizer('sgd', model, { learningRate: 0.1, nesterov: true });
+  assert.equal(sgd.getClassName(), SGD.className);
+  sgd.dispose();
+  const eva = createOptimizerByName('EVA', model, { learningRate: 0.1, damping: 0.01 });
+  assert.equal(eva.getClassName(), Eva.className);
+  assert.equal((eva as Eva).learningRate, 0.1);
+  eva.dispose();
+  assert.ok(optimizerOptionNames('eva').includes('klClip'));
+  assert.ok(!optimizerOptionNames('sgd').includes('klClip'));
+  assert.throws(
+    () => createOptimizerByName('adam2', model, { learningRate: 1 }),
+    /Unknown optimizer 'adam2'; valid names are sgd, adagrad, adam, adamw, eva, evaf, evas, kfac, foof, shampoo, mfac/,
+  );
+  assert.throws(
+    () => createOptimizerByName('sgd', model, { learningRate: 1, damping: 1 }),
+    /sgd: unknown option 'damping'; valid options are/,
+  );
+  model.dispose();
+});
 
 /** The registry's settings for the tests: a learning rate that trains the small autoencoder. */
 const settings = (name: string) => {
@@ -40,7 +63,7 @@ const settings = (name: string) => {
 
 for (const name of optimizerNames()) {
   test(`${name}: trains the autoencoder in model.fit, no leaks, releases its state`, async () => {
-    const model = small();
+    const model = initializedAutoencoder();
     const x = tf.matMul(randomTensor([48, 3], 20), randomTensor([3, 12], 21));
     const opt = createOptimizerByName(name, model, { ...settings(name), weightDecay: 1e-4 });
     model.compile({ optimizer: opt, loss: 'meanSquaredError' });
@@ -72,7 +95,7 @@ for (const name of optimizerNames()) {
       ...(optimizerOptionNames(name).includes('invUpdateFreq') ? { invUpdateFreq: 2 } : {}),
     };
     const make = () => {
-      const m = small();
+      const m = initializedAutoencoder();
       const o = createOptimizerByName(name, m, options);
       m.compile({ optimizer: o, loss: 'meanSquaredError' });
       return { m, o };
@@ -105,132 +128,3 @@ for (const name of optimizerNames()) {
     }
   });
 }
-
-async function countIntervals(
-  make: (m: tf.LayersModel) => { inverseUpdates: number; statisticsUpdates: number } & tf.Optimizer,
-  steps: number,
-): Promise<{ inverses: number; statistics: number }> {
-  const model = small();
-  const opt = make(model);
-  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
-  const x = randomTensor([8, 12], 5);
-  for (let s = 0; s < steps; s++) await model.trainOnBatch(x, x);
-  const counts = { inverses: opt.inverseUpdates, statistics: opt.statisticsUpdates };
-  x.dispose();
-  opt.dispose();
-  model.dispose();
-  return counts;
-}
-
-test('K-FAC, FOOF and Shampoo refresh factors and inverses on their own intervals', async () => {
-  const base = () => tf.train.momentum(0.01, 0.9);
-  for (const [fac, inv, steps] of [
-    [1, 1, 5],
-    [2, 3, 10],
-    [1, 10, 21],
-    [5, 50, 51],
-  ] as const) {
-    const expected = { inverses: Math.ceil(steps / inv), statistics: Math.ceil(steps / fac) };
-    const options = { facUpdateFreq: fac, invUpdateFreq: inv };
-    assert.deepEqual(await countIntervals((m) => new KFAC(m, base(), options), steps), expected);
-    assert.deepEqual(await countIntervals((m) => new FOOF(m, base(), options), steps), expected);
-    assert.deepEqual(await countIntervals((m) => new Shampoo(m, base(), options), steps), expected);
-  }
-});
-
-test('Adagrad, Adam and AdamW follow PyTorch formulas (weight decay: L2 vs decoupled)', () => {
-  const lr = 0.1;
-  const wd = 0.05;
-  const w0 = [0.5, -1.5, 2];
-  const grads = [
-    [0.1, -0.2, 0.3],
-    [0.4, 0.1, -0.5],
-    [-0.3, 0.2, 0.1],
-  ];
-  const run = (opt: tf.Optimizer) => {
-    const v = tf.variable(tf.tensor1d(w0));
-    for (const g of grads) {
-      const gt = tf.tensor1d(g);
-      opt.applyGradients([{ name: v.name, tensor: gt }]);
-      gt.dispose();
-    }
-    const out = values(v);
-    v.dispose();
-    opt.dispose();
-    return out;
-  };
-  // Float64 references.
-  const adagrad = () => {
-    const w = [...w0];
-    const s = [0, 0, 0];
-    for (const g of grads) {
-      w.forEach((wi, i) => {
-        const d = g[i]! + wd * wi;
-        s[i]! += d * d;
-        w[i] = wi - (lr * d) / (Math.sqrt(s[i]!) + 1e-10);
-      });
-    }
-    return w;
-  };
-  const adam = (decoupled: boolean) => {
-    const w = [...w0];
-    const m = [0, 0, 0];
-    const v = [0, 0, 0];
-    grads.forEach((g, t) => {
-      w.forEach((wi, i) => {
-        const base = decoupled ? wi * (1 - lr * wd) : wi;
-        const d = decoupled ? g[i]! : g[i]! + wd * wi;
-        m[i] = 0.9 * m[i]! + 0.1 * d;
-        v[i] = 0.999 * v[i]! + 0.001 * d * d;
-        const mHat = m[i]! / (1 - 0.9 ** (t + 1));
-        const vHat = v[i]! / (1 - 0.999 ** (t + 1));
-        w[i] = base - (lr * mHat) / (Math.sqrt(vHat) + 1e-8);
-      });
-    });
-    return w;
-  };
-  assertClose(run(new Adagrad({ learningRate: lr, weightDecay: wd })), adagrad(), 1e-6, 'adagrad');
-  assertClose(run(new Adam({ learningRate: lr, weightDecay: wd })), adam(false), 1e-6, 'adam');
-  assertClose(run(new AdamW({ learningRate: lr, weightDecay: wd })), adam(true), 1e-6, 'adamw');
-  assert.equal(new AdamW({ learningRate: lr }).weightDecay, 0.01, 'PyTorch default');
-});
-
-test('bad options of the family are rejected by name, listing what is valid', () => {
-  const model = small();
-  const base = tf.train.momentum(0.1, 0.9);
-  assert.throws(
-    () => new KFAC(model, base, { invUpdateFreq: 0 }),
-    /'invUpdateFreq' must be a positive integer/,
-  );
-  assert.throws(
-    () => new KFAC(model, base, { linalg: 'lu' as 'host' }),
-    /'linalg' must be 'host' or 'newton'/,
-  );
-  assert.throws(
-    () => new FOOF(model, base, { klNormalize: 1 as unknown as boolean }),
-    /'klNormalize' must be true or false/,
-  );
-  assert.throws(
-    () => new Shampoo(model, base, { graft: 'adam' as 'sgd' }),
-    /'graft' must be 'sgd' or 'none'/,
-  );
-  assert.throws(
-    () => new Shampoo(model, base, { blockSize: 1.5 }),
-    /'blockSize' must be a positive integer/,
-  );
-  assert.throws(() => new EvaS(model, base, { beta2: 0 }), /'beta2' must be in \(0, 1\]/);
-  assert.throws(
-    () => new EvaS(model, base, { klClip: 1 } as object),
-    /EvaS: unknown option 'klClip'; valid options are beta2, damping/,
-  );
-  assert.throws(
-    () => new MFAC(model, base, { m: 1000, maxWindowBytes: 1e5 }),
-    /MFAC: a window of m = 1000 gradients of \d+ parameters needs .* GiB, more than maxWindowBytes/,
-  );
-  assert.throws(
-    () => createOptimizerByName('adam', model, { learningRate: 0.1, momentum: 0.9 }),
-    /adam: unknown option 'momentum'/,
-  );
-  base.dispose();
-  model.dispose();
-});

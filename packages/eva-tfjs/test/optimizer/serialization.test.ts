@@ -14,9 +14,9 @@ import {
   Eva,
   optimizerEntry,
   optimizerNames,
-} from '../src/index.js';
+} from '../../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
-import { randomTensor, useCpu } from './helpers.js';
+import { randomTensor, useCpu } from '../helpers.js';
 
 before(useCpu);
 

@@ -1,13 +1,15 @@
 /**
- * Eva as a tfjs optimizer: model.fit integration, exact resume through getWeights/setWeights,
- * no tensor leaks, non-finite steps, and every bad-input path.
+ * The step pipeline, through Eva as a tfjs optimizer: model.fit integration, exact resume
+ * through getWeights/setWeights, no tensor leaks, non-finite steps, every bad-input path, the
+ * learning rate KL clipping reads, and the statistics and inverse intervals of K-FAC, FOOF and
+ * Shampoo.
  */
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eva, setLearningRate, warmupDecaySchedule } from '../src/index.js';
+import { Eva, FOOF, KFAC, setLearningRate, Shampoo, warmupDecaySchedule } from '../../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
-import { randomTensor, useCpu, values } from './helpers.js';
+import { initializedAutoencoder, randomTensor, useCpu, values } from '../helpers.js';
 
 before(useCpu);
 
@@ -188,81 +190,6 @@ test('bad options throw at construction naming the option', () => {
   model.dispose();
 });
 
-test('models without Dense/Conv2D, dilated, channelsFirst or shared layers are rejected', () => {
-  const noLinear = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2] })] });
-  assert.throws(() => new Eva(noLinear, tf.train.sgd(0.1)), /no Dense or Conv2D layer/);
-  const dilated = tf.sequential({
-    layers: [
-      tf.layers.conv2d({
-        inputShape: [8, 8, 1],
-        filters: 2,
-        kernelSize: 3,
-        dilationRate: 2,
-        name: 'dil',
-      }),
-    ],
-  });
-  assert.throws(
-    () => new Eva(dilated, tf.train.sgd(0.1)),
-    /Layer 'dil': dilationRate \[2,2\] is not supported/,
-  );
-  assert.throws(
-    () => new Eva(dilated, tf.train.sgd(0.1), { skipLayers: ['dil'] }),
-    /no Dense or Conv2D layer to precondition \(after skipLayers\)/,
-  );
-  const channelsFirst = tf.sequential({
-    layers: [
-      tf.layers.conv2d({
-        inputShape: [1, 8, 8],
-        filters: 2,
-        kernelSize: 3,
-        dataFormat: 'channelsFirst',
-        name: 'cf',
-      }),
-    ],
-  });
-  assert.throws(
-    () => new Eva(channelsFirst, tf.train.sgd(0.1)),
-    /Layer 'cf': dataFormat 'channelsFirst'/,
-  );
-  const input = tf.input({ shape: [3] });
-  const shared = tf.layers.dense({ units: 3, name: 'shared' });
-  const head = tf.layers.dense({ units: 1, name: 'head' });
-  const out = head.apply(shared.apply(shared.apply(input))) as tf.SymbolicTensor;
-  const sharedModel = tf.model({ inputs: input, outputs: out });
-  assert.throws(
-    () => new Eva(sharedModel, tf.train.sgd(0.1)),
-    /Layer 'shared' is applied at 2 places/,
-  );
-  const opt = new Eva(sharedModel, tf.train.sgd(0.1), { skipLayers: (l) => l.name === 'shared' });
-  assert.deepEqual(
-    opt.layers.map((l) => l.path),
-    ['head'],
-  );
-  assert.throws(
-    () => new Eva(sharedModel, tf.train.sgd(0.1), { skipLayers: ['shared'] }),
-    /'head' is already captured/,
-  );
-  opt.dispose();
-});
-
-test('a layer shared with another model (not inside this one) is accepted; nested models are found', () => {
-  const inner = tf.sequential({
-    layers: [tf.layers.dense({ inputShape: [4], units: 3, name: 'inner_d' })],
-  });
-  const input = tf.input({ shape: [4] });
-  const out = tf.layers
-    .dense({ units: 2, name: 'outer_d' })
-    .apply(inner.apply(input)) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: out });
-  const opt = new Eva(model, tf.train.sgd(0.1));
-  assert.deepEqual(
-    opt.layers.map((l) => l.path),
-    [`${inner.name}/inner_d`, 'outer_d'],
-  );
-  opt.dispose();
-});
-
 test('bad per-step values and mismatched state are rejected without changing anything', async () => {
   const model = small();
   const opt = new Eva(model, tf.train.sgd(0.1), { damping: (step) => (step < 1 ? 0.03 : -1) });
@@ -342,4 +269,36 @@ test('disposing Eva releases everything, including the scalar tfjs momentum forg
   new Eva(model, tf.train.momentum(0.1, 0.9)).dispose();
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
+});
+
+async function countIntervals(
+  make: (m: tf.LayersModel) => { inverseUpdates: number; statisticsUpdates: number } & tf.Optimizer,
+  steps: number,
+): Promise<{ inverses: number; statistics: number }> {
+  const model = initializedAutoencoder();
+  const opt = make(model);
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const x = randomTensor([8, 12], 5);
+  for (let s = 0; s < steps; s++) await model.trainOnBatch(x, x);
+  const counts = { inverses: opt.inverseUpdates, statistics: opt.statisticsUpdates };
+  x.dispose();
+  opt.dispose();
+  model.dispose();
+  return counts;
+}
+
+test('K-FAC, FOOF and Shampoo refresh factors and inverses on their own intervals', async () => {
+  const base = () => tf.train.momentum(0.01, 0.9);
+  for (const [fac, inv, steps] of [
+    [1, 1, 5],
+    [2, 3, 10],
+    [1, 10, 21],
+    [5, 50, 51],
+  ] as const) {
+    const expected = { inverses: Math.ceil(steps / inv), statistics: Math.ceil(steps / fac) };
+    const options = { facUpdateFreq: fac, invUpdateFreq: inv };
+    assert.deepEqual(await countIntervals((m) => new KFAC(m, base(), options), steps), expected);
+    assert.deepEqual(await countIntervals((m) => new FOOF(m, base(), options), steps), expected);
+    assert.deepEqual(await countIntervals((m) => new Shampoo(m, base(), options), steps), expected);
+  }
 });

@@ -6,8 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eva } from '../src/index.js';
-import { assertClose, denseEvaReference, matrix, randomTensor, useCpu, values } from './helpers.js';
+import { Eva } from '../../src/index.js';
+import {
+  assertClose,
+  denseEvaReference,
+  matrix,
+  randomTensor,
+  useCpu,
+  values,
+} from '../helpers.js';
 
 before(useCpu);
 
