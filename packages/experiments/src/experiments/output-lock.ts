@@ -1,0 +1,91 @@
+/**
+ * One writer per output directory: a run holds `<dir>/.lock` (created exclusively, holding its
+ * pid, host and start time) until it ends. A second run on the same directory is refused with
+ * who holds it; a lock left by a process that no longer exists (on this host) is reported and
+ * taken over.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+interface LockContent {
+  pid: number;
+  host: string;
+  started: string;
+}
+
+/** A held lock; {@link release} it when the run ends (also done on process exit). */
+export interface OutputLock {
+  readonly path: string;
+  /** A message when a stale lock of a dead process was taken over, else null. */
+  readonly takenOver: string | null;
+  release(): void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lock of `dir` (creating the directory) or throws naming the run that holds it. */
+export function lockOutputDirectory(dir: string): OutputLock {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, '.lock');
+  const content: LockContent = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+  };
+  let takenOver: string | null = null;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      try {
+        writeSync(fd, JSON.stringify(content));
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw new Error(`Could not lock ${dir} (${path}): ${(e as Error).message}`, { cause: e });
+      }
+      let holder: Partial<LockContent> = {};
+      try {
+        holder = JSON.parse(readFileSync(path, 'utf8')) as LockContent;
+      } catch {
+        // An empty or partial lock file: its writer died while creating it.
+      }
+      const sameHost = holder.host == null || holder.host === content.host;
+      if (holder.pid != null && (!sameHost || alive(holder.pid))) {
+        throw new Error(
+          `${dir} is in use by another run (pid ${holder.pid} on ${holder.host}, started ` +
+            `${holder.started}); wait for it, or choose another --out`,
+          { cause: e },
+        );
+      }
+      takenOver =
+        `took over a stale lock in ${dir}` +
+        (holder.pid != null ? ` (pid ${holder.pid} is no longer running)` : ' (unreadable)');
+      rmSync(path, { force: true });
+    }
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    process.removeListener('exit', release);
+    try {
+      const holder = JSON.parse(readFileSync(path, 'utf8')) as LockContent;
+      if (holder.pid === process.pid) rmSync(path, { force: true });
+    } catch {
+      // Already gone.
+    }
+  };
+  process.on('exit', release);
+  return { path, takenOver, release };
+}
