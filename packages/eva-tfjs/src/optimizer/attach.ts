@@ -38,6 +38,11 @@ export async function attachOptimizer(
   model: tfl.LayersModel,
   overrides: Record<string, unknown> = {},
 ): Promise<tf.Optimizer> {
+  if (model == null || !Array.isArray((model as { layers?: unknown }).layers)) {
+    throw new Error(
+      'attachOptimizer: expected the tf.LayersModel that tf.loadLayersModel returned',
+    );
+  }
   const detached = (model as { optimizer?: tf.Optimizer }).optimizer;
   if (detached == null) {
     throw new Error(

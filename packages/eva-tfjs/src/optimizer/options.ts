@@ -92,10 +92,30 @@ export function defineOptions<const S extends OptionSpecs>(specs: S): S {
 
 /** Throws a clear error unless `value` is a finite number satisfying `constraint`. */
 export function checkNumber(name: string, value: unknown, constraint: Constraint): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || !constraint.test(value)) {
+  if (value === undefined) throw new Error(`Option '${name}' is required (${constraint.expected})`);
+  if (typeof value !== 'number') {
+    const shown = typeof value === 'string' ? `the string '${value}'` : `a ${typeof value}`;
+    throw new Error(`Option '${name}' must be a number ${constraint.expected}, got ${shown}`);
+  }
+  if (!Number.isFinite(value) || !constraint.test(value)) {
     throw new Error(`Option '${name}' must be ${constraint.expected}, got ${String(value)}`);
   }
   return value;
+}
+
+/** {@link checkNumber} for the learning rate, with a pointer to schedules for functions. */
+export function checkLearningRate(owner: string, value: unknown): number {
+  if (typeof value === 'function') {
+    throw new Error(
+      `${owner}: 'learningRate' must be a number; for a schedule use setLearningRate or ` +
+        'warmupDecaySchedule (they drive the learning rate during training)',
+    );
+  }
+  try {
+    return checkNumber('learningRate', value, positive);
+  } catch (e) {
+    throw new Error(`${owner}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 function checkValue(name: string, spec: OptionSpec, value: unknown): unknown {
@@ -105,6 +125,9 @@ function checkValue(name: string, spec: OptionSpec, value: unknown): unknown {
     case 'schedule':
       if (value === null && spec.nullable) return null;
       if (typeof value === 'function') return value;
+      if (typeof value === 'string' && spec.nullable && value.toLowerCase() === 'none') {
+        throw new Error(`Option '${name}' is off with null (not '${value}')`);
+      }
       return checkNumber(name, value, spec.constraint);
     case 'boolean':
       if (typeof value !== 'boolean') {
@@ -157,6 +180,9 @@ export function validateOptions<S extends OptionSpecs>(
   specs: S,
   options: Record<string, unknown>,
 ): OptionValues<S> {
+  if (options == null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`${owner}: options must be an object, got ${String(options)}`);
+  }
   rejectUnknownOptions(owner, options, Object.keys(specs));
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) {

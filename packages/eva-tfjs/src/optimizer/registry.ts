@@ -28,11 +28,11 @@ import {
   type AdamOptions,
 } from './first-order/adaptive.js';
 import {
-  checkNumber,
+  checkLearningRate,
   defineOptions,
   fraction,
-  positive,
   rejectUnknownOptions,
+  validateOptions,
   type OptionSpecs,
 } from './options.js';
 import { registerWrappedOptimizer } from './serialization.js';
@@ -163,6 +163,7 @@ function classFor(algorithm: Algorithm): NonNullable<AlgorithmEntry['cls']> {
       super(model, base, options, algorithm);
     }
   };
+  Object.defineProperty(cls, 'name', { value: algorithm.name });
   registerWrappedOptimizer(cls);
   return cls;
 }
@@ -182,15 +183,20 @@ function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
         momentum?: number;
         nesterov?: boolean;
       };
-      const mu = checkNumber('momentum', momentum ?? 0.9, fraction);
-      const useNesterov = nesterov ?? entry.nesterov ?? false;
+      const base = validateOptions(entry.algorithm.name, baseOptions(entry.nesterov ?? false), {
+        momentum,
+        nesterov,
+      });
+      const mu = base.momentum;
+      // Momentum 0 turns the default Nesterov off (an explicit nesterov: true still needs mu > 0).
+      const useNesterov = base.nesterov && !(mu === 0 && nesterov === undefined);
       if (useNesterov && mu === 0) throw new Error("Option 'nesterov' needs a momentum > 0");
-      checkNumber('learningRate', learningRate, positive);
-      const base = tf.train.momentum(learningRate, mu, useNesterov);
+      checkLearningRate(entry.algorithm.name, learningRate);
+      const optimizer = tf.train.momentum(learningRate, mu, useNesterov);
       try {
-        return new cls(model, base, rest);
+        return new cls(model, optimizer, rest);
       } catch (e) {
-        base.dispose();
+        optimizer.dispose();
         throw e;
       }
     },
@@ -204,6 +210,9 @@ function checkAlgorithm(name: string, algorithm: Algorithm): void {
   const owner = `registerOptimizer('${name}')`;
   if (algorithm == null || (algorithm.kind !== 'layerwise' && algorithm.kind !== 'tensorwise')) {
     throw new Error(`${owner}: algorithm.kind must be 'layerwise' or 'tensorwise'`);
+  }
+  if (algorithm.options == null || typeof algorithm.options !== 'object') {
+    throw new Error(`${owner}: algorithm.options must be an object of option declarations`);
   }
   if (typeof algorithm.name !== 'string' || !/^[A-Za-z][\w-]*$/.test(algorithm.name)) {
     throw new Error(`${owner}: algorithm.name must be a class-like name such as 'MyEva'`);
@@ -229,12 +238,28 @@ function checkAlgorithm(name: string, algorithm: Algorithm): void {
  * web demo know it. Names are case-insensitive and must be new.
  */
 export function registerOptimizer(entry: AlgorithmEntry | OptimizerEntry): void {
+  if (entry == null || typeof entry !== 'object' || typeof entry.name !== 'string') {
+    throw new Error(
+      'registerOptimizer: expected an entry { name, description, algorithm, testing }',
+    );
+  }
   const name = entry.name.toLowerCase();
   if (!/^[a-z][a-z0-9-]*$/.test(name)) {
     throw new Error(`registerOptimizer: invalid name '${entry.name}' (letters, digits, '-')`);
   }
   if (REGISTRY.has(name)) throw new Error(`registerOptimizer: '${name}' is already registered`);
   if ('algorithm' in entry) checkAlgorithm(entry.name, entry.algorithm);
+  else if (typeof entry.build !== 'function' || entry.options == null) {
+    throw new Error(
+      `registerOptimizer('${entry.name}'): give an algorithm, or a complete entry with options ` +
+        'and build',
+    );
+  }
+  if (!(entry.testing?.learningRate > 0)) {
+    throw new Error(
+      `registerOptimizer('${entry.name}'): testing.learningRate must be a number > 0`,
+    );
+  }
   const complete = 'algorithm' in entry ? algorithmEntry(entry) : entry;
   REGISTRY.set(name, { ...complete, name });
 }
@@ -368,6 +393,9 @@ const BUILT_IN = [
 
 /** The registry entry of `name` (throws listing the valid names for an unknown one). */
 export function optimizerEntry(name: string): OptimizerEntry {
+  if (typeof name !== 'string') {
+    throw new Error(`The optimizer name must be a string (one of ${optimizerNames().join(', ')})`);
+  }
   const entry = REGISTRY.get(name.toLowerCase());
   if (entry == null) {
     throw new Error(`Unknown optimizer '${name}'; valid names are ${optimizerNames().join(', ')}`);
@@ -410,7 +438,11 @@ export function createOptimizerByName(
   options: RegistryOptions,
 ): tf.Optimizer {
   const entry = optimizerEntry(name);
+  if (options == null || typeof options !== 'object') {
+    throw new Error(`${name}: options must be an object with at least { learningRate }`);
+  }
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   rejectUnknownOptions(name, defined, optimizerOptionNames(name));
+  checkLearningRate(name, defined.learningRate);
   return entry.build(model, defined as RegistryOptions);
 }

@@ -6,6 +6,31 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from './gradients.js';
 
+/**
+ * What `setWeights` was given must be an array of `{ name, tensor }` with distinct names; returns
+ * it typed.
+ */
+export function checkStateInput(owner: string, weightValues: unknown): NamedTensor[] {
+  if (!Array.isArray(weightValues)) {
+    throw new Error(
+      `${owner}.setWeights: expected the array of { name, tensor } that getWeights returns`,
+    );
+  }
+  const seen = new Set<string>();
+  weightValues.forEach((entry: unknown, i) => {
+    const { name, tensor } = (entry ?? {}) as Partial<NamedTensor>;
+    if (typeof name !== 'string') {
+      throw new Error(`${owner}.setWeights: entry ${i} has no name`);
+    }
+    if (!(tensor instanceof tf.Tensor) || tensor.isDisposed) {
+      throw new Error(`${owner}.setWeights: '${name}' is not a (live) tensor`);
+    }
+    if (seen.has(name)) throw new Error(`${owner}.setWeights: '${name}' appears twice`);
+    seen.add(name);
+  });
+  return weightValues as NamedTensor[];
+}
+
 /** The step counter of a saved state: a finite integer >= 0 in a one-element tensor. */
 export async function checkIterations(
   owner: string,
@@ -13,7 +38,11 @@ export async function checkIterations(
   name = 'iter',
 ) {
   if (entry == null || entry.name !== name) {
-    throw new Error(`${owner}.setWeights: expected the step counter '${name}' first`);
+    throw new Error(
+      `${owner}.setWeights: expected the step counter '${name}' ` +
+        `${name === 'iter' ? 'first' : 'before the slots it counts'}, got ` +
+        `${entry == null ? 'nothing' : `'${entry.name}'`}`,
+    );
   }
   if (entry.tensor.size !== 1) {
     throw new Error(

@@ -47,7 +47,7 @@ import {
 } from './gradients.js';
 import { modelVariables, type ModelVariable } from './model-variables.js';
 import { NonFiniteGuard } from './non-finite.js';
-import { checkFinite, checkIterations, checkSlots } from './state-checks.js';
+import { checkFinite, checkIterations, checkSlots, checkStateInput } from './state-checks.js';
 import {
   defineOptions,
   every,
@@ -283,7 +283,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
 
   /** The pipeline; returned tensors are fresh (never the caller's gradients). */
   private step(variableGradients: GradientInput): NamedTensor[] | null {
-    if (this.disposed) throw new Error(`${this.algorithm.name} has been disposed`);
+    this.assertUsable();
     const algorithm = this.algorithm;
     const local = gradientEntries(variableGradients);
     const step = this.iterations;
@@ -528,6 +528,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
 
   /** State: step counter, the base optimizer's slots (prefixed `base/`), the algorithm's state. */
   override async getWeights(): Promise<NamedTensor[]> {
+    this.assertUsable();
     const base = await this.base.getWeights();
     return [
       await this.saveIterations(),
@@ -543,8 +544,9 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
    * optimizer as it was and the optimizer's own tensors can be passed back.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    this.assertUsable();
     const owner = this.algorithm.name;
-    const [first, ...rest] = weightValues;
+    const [first, ...rest] = checkStateInput(owner, weightValues);
     const iterations = await checkIterations(owner, first);
     const base = rest
       .filter((w) => w.name.startsWith('base/'))
@@ -573,7 +575,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   private async validateBase(base: NamedTensor[]): Promise<void> {
     const owner = `${this.algorithm.name} (base ${this.base.getClassName()})`;
     const [iter, ...slots] = base;
-    await checkIterations(owner, iter);
+    await checkIterations(owner, iter && { ...iter, name: `base/${iter.name}` }, 'base/iter');
     const all = await this.base.getWeights();
     disposeIterationCounters(all);
     const current = all.slice(1);
@@ -597,6 +599,10 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
         );
       }
     });
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new Error(`${this.algorithm.name} has been disposed`);
   }
 
   /** Restores the layers and releases all state (the base optimizer included). */

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { gradientEntries, type GradientInput, type NamedTensor } from '../gradients.js';
 import { NonFiniteGuard } from '../non-finite.js';
 import {
+  checkLearningRate,
   checkNumber,
   positive,
   validateOptions,
@@ -16,7 +17,7 @@ import {
   type OptionValues,
 } from '../options.js';
 import { withoutCustomObjects } from '../serialization.js';
-import { checkFinite, checkIterations } from '../state-checks.js';
+import { checkFinite, checkIterations, checkStateInput } from '../state-checks.js';
 
 /** Base class of the first-order optimizers. */
 export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer {
@@ -27,6 +28,7 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
   /** Set by `setWeights` before the first step: slot shapes are checked against the variables. */
   private unchecked = false;
   private readonly guard: NonFiniteGuard;
+  private disposed = false;
 
   protected constructor(
     owner: string,
@@ -38,7 +40,7 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     super();
     const { learningRate, ...rest } = options;
     this.values = validateOptions(owner, specs, rest);
-    this.learningRate = checkNumber('learningRate', learningRate, positive);
+    this.learningRate = checkLearningRate(owner, learningRate);
     this.guard = new NonFiniteGuard(owner, (this.values.onNonFinite as NonFinitePolicy) ?? 'skip');
   }
 
@@ -80,7 +82,12 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
    */
   protected abstract update(variable: tf.Variable, gradient: tf.Tensor, slots: tf.Variable[]): void;
 
+  private assertUsable(): void {
+    if (this.disposed) throw new Error(`${this.getClassName()} has been disposed`);
+  }
+
   applyGradients(variableGradients: GradientInput): void {
+    this.assertUsable();
     const entries = gradientEntries(variableGradients);
     if (this.unchecked) this.checkLoadedSlots(entries.map((e) => e.variable));
     if (
@@ -127,6 +134,7 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
 
   /** The step counter and every slot, named `${slot}/${parameter}`. */
   override async getWeights(): Promise<NamedTensor[]> {
+    this.assertUsable();
     const names = this.names;
     const named = this.slots.flatMap((slots, i) =>
       slots.map((tensor, s) => ({ name: `${names[s]}/${i}`, tensor })),
@@ -141,8 +149,9 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
    * released.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    this.assertUsable();
     const owner = this.getClassName();
-    const [first, ...rest] = weightValues;
+    const [first, ...rest] = checkStateInput(owner, weightValues);
     const iterations = await checkIterations(owner, first);
     const names = this.names;
     const per = names.length;
@@ -195,6 +204,7 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
   }
 
   override dispose(): void {
+    this.disposed = true;
     this.disposeSlots();
     super.dispose();
   }
