@@ -80,7 +80,7 @@ test('damaged checkpoints are rejected naming the file', async () => {
         'a flipped data byte',
         (b) => {
           const c = Buffer.from(b);
-          c[c.length - 3] ^= 0x40;
+          c.writeUInt8(c.readUInt8(c.length - 3) ^ 0x40, c.length - 3);
           return c;
         },
         /SHA-256/,

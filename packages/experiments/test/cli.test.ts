@@ -1,15 +1,17 @@
 /**
  * The command line end to end on small data (subprocesses on the cpu backend): train with a
- * JSON log, checkpoint and resume; compare and sweep reports; bench tables; clear errors.
+ * JSON log, checkpoint and resume; compare and sweep reports; bench tables; clear errors;
+ * optimizer flags of every kind reaching the optimizer; an optimizer added by `--plugin`.
  */
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hasCheckpoint } from '../src/experiments/checkpoint.js';
 
 /** A path inside this package (tests may run from any directory). */
 const packagePath = (path: string): string => fileURLToPath(new URL(`../${path}`, import.meta.url));
@@ -71,7 +73,7 @@ test('train: progress, per-epoch metrics, JSON log, checkpoint, --resume', async
     log().map((r) => r.epoch),
     [1, 2],
   );
-  assert.ok(existsSync(join(out, 'checkpoint', 'checkpoint.json')));
+  assert.ok(hasCheckpoint(join(out, 'checkpoint')));
   const resumed = await cli([
     'train',
     '--data',
@@ -199,4 +201,167 @@ test('errors: options no chosen optimizer takes, unknown names, bad values', asy
   assert.match(lr.stderr, /--lr must be a number, got 'fast'/);
   const cifar = await cli(['train', '--data', 'cifar10', '--model', 'vgg', ...small]);
   assert.match(cifar.stderr, /needs --data-dir/);
+});
+
+/** The epochs of a train log, checked to have finite losses. */
+function finiteLog(path: string): { epoch: number; trainLoss: number; testLoss: number }[] {
+  const records = readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { epoch: number; trainLoss: number; testLoss: number });
+  for (const r of records) {
+    assert.ok(Number.isFinite(r.trainLoss) && Number.isFinite(r.testLoss), JSON.stringify(r));
+  }
+  return records;
+}
+
+test('optimizer flags: --no-nesterov and --kl-clip none reach the optimizer; sweep by flag', async () => {
+  const out = tmp();
+  const trained = await cli([
+    'train',
+    '--model',
+    'mlp',
+    '--optimizer',
+    'evas',
+    '--no-nesterov',
+    '--damping',
+    '0.05',
+    '--epochs',
+    '1',
+    '--warmup-epochs',
+    '0',
+    ...small,
+    '--out',
+    out,
+  ]);
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(
+    trained.stdout,
+    /evas on mlp\/mnist, \{"learningRate":0\.1,"nesterov":false,"weightDecay":0\.0005,"damping":0\.05\}/,
+  );
+  assert.equal(finiteLog(join(out, 'log.jsonl')).length, 1);
+  const swept = await cli([
+    'sweep',
+    '--model',
+    'mlp',
+    '--optimizer',
+    'eva',
+    '--param',
+    'kl-clip',
+    '--values',
+    '0.001,none',
+    '--epochs',
+    '1',
+    '--warmup-epochs',
+    '0',
+    ...small,
+    '--out',
+    out,
+  ]);
+  assert.equal(swept.code, 0, swept.stderr);
+  const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+  assert.match(summary, /\| eva kl-clip=0\.001 \|/);
+  assert.match(summary, /\| eva kl-clip=none \|/);
+  const bad = await cli(['sweep', '--optimizer', 'sgd', '--param', 'kl-clip', '--values', '1']);
+  assert.match(
+    bad.stderr,
+    /Unknown sweep parameter 'kl-clip' for sgd; valid: lr, batch-size, momentum/,
+  );
+});
+
+/** A plugin module: Eva with its direction multiplied by a declared option `toyScale`. */
+const PLUGIN = (evaTfjs: string) => `
+import { registerOptimizer, evaAlgorithm, defineOptions, positive } from '${evaTfjs}';
+
+const toyOptions = defineOptions({
+  toyScale: {
+    kind: 'number',
+    default: 1,
+    constraint: positive,
+    description: "multiplies Eva's direction",
+  },
+});
+
+registerOptimizer({
+  name: 'evatoy',
+  description: "Eva with a scaled direction (a plugin)",
+  algorithm: {
+    ...evaAlgorithm,
+    name: 'EvaToy',
+    options: { ...evaAlgorithm.options, ...toyOptions },
+    precondition(state, layer, gradient, step) {
+      const direction = evaAlgorithm.precondition(state, layer, gradient, step);
+      return {
+        ...direction,
+        scaled(scale) {
+          const { kernel, bias } = direction.scaled(scale);
+          return {
+            kernel: kernel.mul(step.toyScale),
+            bias: bias == null ? null : bias.mul(step.toyScale),
+          };
+        },
+      };
+    },
+  },
+  testing: { learningRate: 0.05 },
+});
+`;
+
+test('--plugin: a registered algorithm trains with its own option as a flag', async () => {
+  const dir = tmp();
+  try {
+    const plugin = join(dir, 'eva-toy.mjs');
+    // The plugin lives outside the repository: it imports eva-tfjs by its source's file URL.
+    const evaTfjs = pathToFileURL(packagePath('../eva-tfjs/src/index.ts')).href;
+    writeFileSync(plugin, PLUGIN(evaTfjs));
+    const out = join(dir, 'out');
+    const result = await cli([
+      'train',
+      '--plugin',
+      plugin,
+      '--optimizer',
+      'evatoy',
+      '--toy-scale',
+      '0.5',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '200',
+      '--test-limit',
+      '50',
+      '--batch-size',
+      '50',
+      '--warmup-epochs',
+      '0',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /evatoy on autoencoder\/mnist, \{[^}]*"toyScale":0\.5\}/);
+    assert.equal(finiteLog(join(out, 'log.jsonl')).length, 1);
+    const help = await cli(['train', `--plugin=${plugin}`, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(
+      help.stdout,
+      /--toy-scale <x>\s+multiplies Eva's direction \(evatoy\);\s+default\s+1/,
+    );
+    assert.match(help.stdout, /"evatoy"/);
+    const bad = await cli([
+      'train',
+      '--plugin',
+      plugin,
+      '--optimizer',
+      'evatoy',
+      '--toy-scale',
+      '0',
+    ]);
+    assert.match(bad.stderr, /--toy-scale must be a number > 0, got '0'/);
+    const missing = await cli(['train', '--plugin', join(dir, 'missing.mjs')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /eva-tfjs: --plugin .*missing\.mjs: Cannot find module/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -166,7 +166,7 @@ test(
     assert.match(result.stdout, /data-parallel ranks 2 \(global batch 16\)/);
     const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n');
     assert.equal(lines.length, 2);
-    assert.ok(existsSync(join(out, 'checkpoint', 'checkpoint.json')));
+    assert.ok(existsSync(join(out, 'checkpoint', 'checkpoint.bin')));
   },
 );
 

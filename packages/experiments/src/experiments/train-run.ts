@@ -120,8 +120,25 @@ function rankAverage(communicator: Communicator | undefined, value: number): num
   return buffer[0]! / communicator.size;
 }
 
-/** Trains `config.model` on `data` and returns its history. */
-export async function runTraining(data: Dataset, config: RunConfig): Promise<RunResult> {
+/** What the phases of a run share once the configuration is checked. */
+interface RunPlan {
+  config: RunConfig;
+  data: Dataset;
+  modelName: string;
+  communicator: Communicator | undefined;
+  rank: number;
+  ranks: number;
+  /** Samples per rank and step. */
+  localBatch: number;
+  stepsPerEpoch: number;
+  /** The learning rate at each (0-based) step. */
+  schedule: (step: number) => number;
+  /** What a checkpoint must match to be resumed. */
+  settings: ReturnType<typeof identity>;
+}
+
+/** Checks `config` against `data` and works out the steps and the schedule. */
+function validate(data: Dataset, config: RunConfig): RunPlan {
   const modelName = config.model ?? 'autoencoder';
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) {
     throw new Error(`runTraining: batchSize must be a positive integer, got ${config.batchSize}`);
@@ -145,7 +162,6 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
       `runTraining: the global batch size ${config.batchSize} must be divisible by the ${ranks} ranks`,
     );
   }
-  const localBatch = config.batchSize / ranks;
   const stepsPerEpoch =
     ranks === 1
       ? Math.ceil(data.train.count / config.batchSize)
@@ -158,11 +174,36 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
   const schedule = warmupDecaySchedule({
     learningRate: config.optimizerOptions.learningRate,
     totalSteps: stepsPerEpoch * config.epochs,
-    warmupSteps: stepsPerEpoch * (config.warmupEpochs ?? 0),
+    warmupSteps: stepsPerEpoch * warmup,
     decay: config.decay ?? 'linear',
   });
-  const { model, task, input } = createModel(modelName, data);
-  initializeLikePyTorch(model, config.seed);
+  return {
+    config,
+    data,
+    modelName,
+    communicator,
+    rank: communicator?.rank ?? 0,
+    ranks,
+    localBatch: config.batchSize / ranks,
+    stepsPerEpoch,
+    schedule,
+    settings: identity(data, config, modelName),
+  };
+}
+
+/** The data as tensors in the model's input layout (targets: one-hot labels or the inputs). */
+interface RunTensors {
+  xTrain: tf.Tensor;
+  yTrain: tf.Tensor;
+  xTest: tf.Tensor;
+  yTest: tf.Tensor;
+}
+
+function createTensors(
+  data: Dataset,
+  input: ExperimentModel['input'],
+  task: ExperimentModel['task'],
+): RunTensors {
   const shape = (count: number) =>
     input === 'flat'
       ? [count, data.height * data.width * data.channels]
@@ -173,127 +214,215 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
     tf.tidy(() => tf.oneHot(tf.tensor1d(set.labels, 'int32'), data.classes).toFloat());
   const yTrain = task === 'classification' ? labels(data.train) : xTrain;
   const yTest = task === 'classification' ? labels(data.test) : xTest;
-  const epochs: EpochRecord[] = [];
-  const settings = identity(data, config, modelName);
-  let optimizer: tf.Optimizer | null = null;
+  return { xTrain, yTrain, xTest, yTest };
+}
+
+function disposeTensors({ xTrain, yTrain, xTest, yTest }: RunTensors): void {
+  tf.dispose([xTrain, xTest]);
+  if (yTrain !== xTrain) yTrain.dispose();
+  if (yTest !== xTest) yTest.dispose();
+}
+
+/**
+ * The optimizer of the run (wrapped for data-parallel training), and the model compiled with
+ * it. `parallel` is the wrapper, null for a single process.
+ */
+function compile(
+  plan: RunPlan,
+  model: tf.LayersModel,
+  task: ExperimentModel['task'],
+): { optimizer: tf.Optimizer; parallel: DataParallel | null } {
+  const inner = createOptimizerByName(plan.config.optimizer, model, plan.config.optimizerOptions);
+  const parallel = plan.communicator != null ? new DataParallel(inner, plan.communicator) : null;
+  const optimizer = parallel ?? inner;
   try {
-    const inner = createOptimizerByName(config.optimizer, model, config.optimizerOptions);
-    const parallel = communicator != null ? new DataParallel(inner, communicator) : null;
-    const opt = parallel ?? inner;
-    optimizer = opt;
     model.compile({
-      optimizer: opt,
+      optimizer,
       loss: task === 'classification' ? 'categoricalCrossentropy' : 'meanSquaredError',
       metrics: task === 'classification' ? ['accuracy'] : [],
     });
-    let resumedAfter = 0;
-    if (config.resume && hasCheckpoint(config.checkpointDir!)) {
-      const checkpoint = loadCheckpoint(config.checkpointDir!);
-      try {
-        const saved = JSON.stringify(checkpoint.meta.settings);
-        if (saved !== JSON.stringify(settings)) {
-          throw new Error(
-            `The checkpoint in ${config.checkpointDir} is of another run: saved ${saved}, ` +
-              `requested ${JSON.stringify(settings)}`,
-          );
-        }
-        model.setWeights(checkpoint.modelWeights);
-        await opt.setWeights(checkpoint.optimizerWeights);
-        epochs.push(...(checkpoint.meta.epochs as EpochRecord[]));
-        resumedAfter = epochs.length;
-      } finally {
-        tf.dispose([
-          ...checkpoint.modelWeights,
-          ...checkpoint.optimizerWeights.map((w) => w.tensor),
-        ]);
-      }
+  } catch (e) {
+    optimizer.dispose();
+    throw e;
+  }
+  return { optimizer, parallel };
+}
+
+/**
+ * With `config.resume` and a checkpoint in `config.checkpointDir`: checks that it is of this
+ * run, loads the model and optimizer weights, and returns its epochs (none otherwise).
+ */
+async function restore(
+  plan: RunPlan,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+): Promise<EpochRecord[]> {
+  const { config, settings } = plan;
+  if (!config.resume || !hasCheckpoint(config.checkpointDir!)) return [];
+  const checkpoint = loadCheckpoint(config.checkpointDir!);
+  try {
+    const saved = JSON.stringify(checkpoint.meta.settings);
+    if (saved !== JSON.stringify(settings)) {
+      throw new Error(
+        `The checkpoint in ${config.checkpointDir} is of another run: saved ${saved}, ` +
+          `requested ${JSON.stringify(settings)}`,
+      );
     }
-    if (parallel != null) await parallel.synchronize(model);
+    model.setWeights(checkpoint.modelWeights);
+    await optimizer.setWeights(checkpoint.optimizerWeights);
+    return [...(checkpoint.meta.epochs as EpochRecord[])];
+  } finally {
+    tf.dispose([...checkpoint.modelWeights, ...checkpoint.optimizerWeights.map((w) => w.tensor)]);
+  }
+}
+
+/**
+ * One epoch of `model.fit` on this rank's share of the epoch's seeded permutation, the
+ * schedule setting the learning rate before every batch. Returns fit's history and the wall
+ * time of the training.
+ */
+async function trainEpoch(
+  plan: RunPlan,
+  epoch: number,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  tensors: RunTensors,
+  task: ExperimentModel['task'],
+): Promise<{ history: tf.History; seconds: number }> {
+  const { config, data, stepsPerEpoch } = plan;
+  const order = tf.tensor1d(
+    shardOrder(
+      seededPermutation(data.train.count, config.seed * 1000 + epoch),
+      stepsPerEpoch,
+      config.batchSize,
+      plan.rank,
+      plan.ranks,
+    ),
+    'int32',
+  );
+  const x = tf.gather(tensors.xTrain, order);
+  const y = task === 'classification' ? tf.gather(tensors.yTrain, order) : x;
+  order.dispose();
+  const start = performance.now();
+  try {
+    const history = await model.fit(x, y, {
+      batchSize: plan.localBatch,
+      epochs: 1,
+      shuffle: false,
+      verbose: 0,
+      callbacks: {
+        onBatchBegin: async (batch) => {
+          setLearningRate(optimizer, plan.schedule((epoch - 1) * stepsPerEpoch + batch));
+        },
+        onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
+      },
+    });
+    return { history, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    x.dispose();
+    if (y !== x) y.dispose();
+  }
+}
+
+/** Test loss (and accuracy for classifiers) of `model`. */
+async function evaluate(
+  model: tf.LayersModel,
+  tensors: RunTensors,
+): Promise<{ testLoss: number; testAccuracy: number | undefined }> {
+  const evaluation = model.evaluate(tensors.xTest, tensors.yTest, { batchSize: 500 });
+  const [testLoss, testAccuracy] = await Promise.all(
+    (Array.isArray(evaluation) ? evaluation : [evaluation]).map(async (t) => {
+      const v = (await t.data())[0]!;
+      t.dispose();
+      return v;
+    }),
+  );
+  return { testLoss: testLoss!, testAccuracy };
+}
+
+/** The record of one epoch: train metrics averaged over the ranks, test metrics. */
+function epochRecord(
+  plan: RunPlan,
+  epoch: number,
+  history: tf.History,
+  test: { testLoss: number; testAccuracy: number | undefined },
+  seconds: number,
+  task: ExperimentModel['task'],
+): EpochRecord {
+  const record: EpochRecord = {
+    epoch,
+    trainLoss: rankAverage(plan.communicator, history.history.loss![0] as number),
+    testLoss: test.testLoss,
+    seconds,
+  };
+  if (task === 'classification') {
+    const acc = history.history.acc ?? history.history.accuracy;
+    record.trainAccuracy = rankAverage(plan.communicator, acc?.[0] as number);
+    record.testAccuracy = test.testAccuracy;
+  }
+  return record;
+}
+
+/** Saves the model, the optimizer and the epochs so far (rank 0, with a checkpoint directory). */
+async function checkpoint(
+  plan: RunPlan,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  epochs: EpochRecord[],
+): Promise<void> {
+  if (plan.config.checkpointDir == null || plan.rank !== 0) return;
+  const optimizerWeights = await optimizer.getWeights();
+  try {
+    await saveCheckpoint(
+      plan.config.checkpointDir,
+      { settings: plan.settings, epochs },
+      model.getWeights(),
+      optimizerWeights,
+    );
+  } finally {
+    disposeIterationCounters(optimizerWeights);
+  }
+}
+
+/**
+ * Trains `config.model` on `data` and returns its history: validate, build and compile,
+ * restore (with `resume`), then per epoch train, evaluate and checkpoint.
+ */
+export async function runTraining(data: Dataset, config: RunConfig): Promise<RunResult> {
+  const plan = validate(data, config);
+  const { model, task, input } = createModel(plan.modelName, data);
+  initializeLikePyTorch(model, config.seed);
+  const tensors = createTensors(data, input, task);
+  let optimizer: tf.Optimizer | null = null;
+  try {
+    const compiled = compile(plan, model, task);
+    optimizer = compiled.optimizer;
+    const epochs = await restore(plan, model, optimizer);
+    const resumedAfter = epochs.length;
+    if (compiled.parallel != null) await compiled.parallel.synchronize(model);
     let seconds = epochs.at(-1)?.seconds ?? 0;
     for (let epoch = resumedAfter + 1; epoch <= config.epochs; epoch++) {
-      const order = tf.tensor1d(
-        shardOrder(
-          seededPermutation(data.train.count, config.seed * 1000 + epoch),
-          stepsPerEpoch,
-          config.batchSize,
-          communicator?.rank ?? 0,
-          ranks,
-        ),
-        'int32',
-      );
-      const x = tf.gather(xTrain, order);
-      const y = task === 'classification' ? tf.gather(yTrain, order) : x;
-      order.dispose();
-      const start = performance.now();
-      let history: tf.History;
-      try {
-        history = await model.fit(x, y, {
-          batchSize: localBatch,
-          epochs: 1,
-          shuffle: false,
-          verbose: 0,
-          callbacks: {
-            onBatchBegin: async (batch) => {
-              setLearningRate(opt, schedule((epoch - 1) * stepsPerEpoch + batch));
-            },
-            onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
-          },
-        });
-      } finally {
-        x.dispose();
-        if (y !== x) y.dispose();
-      }
-      seconds += (performance.now() - start) / 1000;
-      const evaluation = model.evaluate(xTest, yTest, { batchSize: 500 });
-      const [testLoss, testAccuracy] = await Promise.all(
-        (Array.isArray(evaluation) ? evaluation : [evaluation]).map(async (t) => {
-          const v = (await t.data())[0]!;
-          t.dispose();
-          return v;
-        }),
-      );
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: rankAverage(communicator, history.history.loss![0] as number),
-        testLoss: testLoss!,
-        seconds,
-      };
-      if (task === 'classification') {
-        const acc = history.history.acc ?? history.history.accuracy;
-        record.trainAccuracy = rankAverage(communicator, acc?.[0] as number);
-        record.testAccuracy = testAccuracy;
-      }
+      const trained = await trainEpoch(plan, epoch, model, optimizer, tensors, task);
+      seconds += trained.seconds;
+      const test = await evaluate(model, tensors);
+      const record = epochRecord(plan, epoch, trained.history, test, seconds, task);
       epochs.push(record);
       config.onEpoch?.(record);
-      if (config.checkpointDir != null && (communicator?.rank ?? 0) === 0) {
-        const optimizerWeights = await opt.getWeights();
-        try {
-          await saveCheckpoint(
-            config.checkpointDir,
-            { settings, epochs },
-            model.getWeights(),
-            optimizerWeights,
-          );
-        } finally {
-          disposeIterationCounters(optimizerWeights);
-        }
-      }
+      await checkpoint(plan, model, optimizer, epochs);
     }
     return {
-      model: modelName,
+      model: plan.modelName,
       dataset: data.name,
       optimizer: config.optimizer,
       learningRate: config.optimizerOptions.learningRate,
       optimizerOptions: config.optimizerOptions,
       task,
       epochs,
-      skippedSteps: (opt as { skippedSteps?: number }).skippedSteps ?? 0,
+      skippedSteps: (optimizer as { skippedSteps?: number }).skippedSteps ?? 0,
       resumedAfter,
     };
   } finally {
-    tf.dispose([xTrain, xTest]);
-    if (yTrain !== xTrain) yTrain.dispose();
-    if (yTest !== xTest) yTest.dispose();
+    disposeTensors(tensors);
     model.dispose();
     optimizer?.dispose();
   }

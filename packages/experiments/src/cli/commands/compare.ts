@@ -1,0 +1,71 @@
+/**
+ * `eva-tfjs compare` (the default command, what `npm start` runs): several optimizers on the
+ * same task and seed; writes a report (Markdown summary, time to target, SVG plots).
+ */
+import { Command } from 'commander';
+import { join } from 'node:path';
+import { optimizerNames } from 'eva-tfjs';
+import type { LabelledRun } from '../../experiments/report.js';
+import type { CliContext } from '../context.js';
+import { flagValues, optimizerOptions, valueOf, type FlagValues } from '../optimizer-flags.js';
+import { names, number } from '../parsers.js';
+import { addRunFlags, type RunFlags } from '../run-flags.js';
+import { describe, prepare, report, trainOne } from '../training.js';
+
+/** The flags of `compare` (the optimizer flags apart: see optimizer-flags.ts). */
+export interface CompareFlags extends RunFlags {
+  optimizers: string[];
+  target?: number;
+}
+
+/** Trains each of `flags.optimizers` in turn and writes the report. */
+export async function compare(
+  context: CliContext,
+  flags: CompareFlags,
+  values: FlagValues,
+): Promise<void> {
+  const perOptimizer = optimizerOptions(flags.optimizers, {
+    lr: flags.lr,
+    lrFor: flags.lrFor,
+    flags: values,
+  });
+  const out = flags.out ?? join('reports', `compare-${flags.model}-${flags.data}`);
+  const { data, backend } = await prepare(context, flags);
+  const runs: LabelledRun[] = [];
+  for (const [name, options] of perOptimizer) {
+    const result = await trainOne(context, { label: name, optimizer: name, options }, flags, data);
+    runs.push({ label: name, result });
+  }
+  await report(context, runs, {
+    title: `${flags.model} on ${data.name}: ${flags.optimizers.join(' vs ')}`,
+    out,
+    details: describe(context, flags, {
+      data,
+      backend,
+      weightDecay: valueOf(values, 'weightDecay'),
+    }),
+    target: flags.target,
+  });
+}
+
+/** The `compare` command (its optimizer flags are added by the program). */
+export function compareCommand(context: CliContext): Command {
+  return addRunFlags(
+    new Command('compare').description(
+      'train several optimizers on the same task and seed; write a report',
+    ),
+    { epochs: 10, batchSize: 1000 },
+  )
+    .option('--optimizers <names>', `comma-separated (${optimizerNames().join(', ')})`, names, [
+      'sgd',
+      'eva',
+    ])
+    .option(
+      '--target <x>',
+      'target test loss (accuracy for classifiers) for time-to-target',
+      number('--target'),
+    )
+    .action(async (flags: CompareFlags, command: Command) =>
+      compare(context, flags, flagValues(command)),
+    );
+}

@@ -1,0 +1,165 @@
+/**
+ * `eva-tfjs sweep`: one setting over a list of values, reported like `compare`. The sweepable
+ * settings are the learning rate, the batch size and every numeric option of the optimizer
+ * (named by its flag, e.g. `--param kl-clip --values 0.001,none`), each value parsed like the
+ * flag.
+ */
+import { Command, Option } from 'commander';
+import { join } from 'node:path';
+import { optimizerEntry, optimizerNames } from 'eva-tfjs';
+import type { LabelledRun } from '../../experiments/report.js';
+import type { CliContext } from '../context.js';
+import {
+  flagValues,
+  formatValue,
+  optimizerFlagsOf,
+  optimizerOptions,
+  valueOf,
+  type FlagValues,
+  type OptimizerFlag,
+} from '../optimizer-flags.js';
+import { integer, names, number } from '../parsers.js';
+import { addRunFlags, type RunFlags } from '../run-flags.js';
+import { describe, prepare, report, trainOne } from '../training.js';
+
+/** The flags of `sweep` (the optimizer flags apart: see optimizer-flags.ts). */
+export interface SweepFlags extends RunFlags {
+  optimizer: string;
+  param: string;
+  /** The values as typed (parsed by the parameter). */
+  values: string[];
+  target?: number;
+}
+
+/** The settings one sweep run varies. */
+export interface SweepRun {
+  flags: RunFlags;
+  values: FlagValues;
+}
+
+/** A sweepable setting. */
+export interface SweepParameter {
+  /** `lr`, `batch-size`, or an optimizer flag without `--` (`kl-clip`). */
+  readonly name: string;
+  /** Parses one value (as the flag does). */
+  parse(value: string): unknown;
+  /** `run` with the setting at `value`. */
+  vary(run: SweepRun, value: unknown): SweepRun;
+}
+
+/**
+ * The settings a sweep of `optimizer` can vary: the learning rate and batch size, then every
+ * numeric optimizer flag in `flags` that `optimizer` takes.
+ */
+export function sweepParameters(
+  optimizer: string,
+  flags: readonly OptimizerFlag[],
+): SweepParameter[] {
+  const name = optimizerEntry(optimizer).name;
+  const numeric = flags.filter((f) => f.kind === 'number' && f.specs.has(name));
+  return [
+    {
+      name: 'lr',
+      parse: number('--lr'),
+      vary: (run, value) => ({
+        ...run,
+        flags: { ...run.flags, lr: value as number, lrFor: undefined },
+      }),
+    },
+    {
+      name: 'batch-size',
+      parse: integer('--batch-size'),
+      vary: (run, value) => ({ ...run, flags: { ...run.flags, batchSize: value as number } }),
+    },
+    ...numeric.map((flag): SweepParameter => ({
+      name: flag.name,
+      parse: flag.parse,
+      vary: (run, value) => ({
+        ...run,
+        values: new Map(run.values).set(flag, { value, fromDefault: false }),
+      }),
+    })),
+  ];
+}
+
+/** Trains `flags.optimizer` once per value of `flags.param` and writes the report. */
+export async function sweep(
+  context: CliContext,
+  flags: SweepFlags,
+  optimizerFlags: readonly OptimizerFlag[],
+  values: FlagValues,
+): Promise<void> {
+  const parameters = sweepParameters(flags.optimizer, optimizerFlags);
+  const parameter = parameters.find((p) => p.name === flags.param);
+  if (parameter == null) {
+    throw new Error(
+      `Unknown sweep parameter '${flags.param}' for ${flags.optimizer}; valid: ` +
+        parameters.map((p) => p.name).join(', '),
+    );
+  }
+  if (flags.values.length === 0) throw new Error('--values needs at least one value');
+  const variants = flags.values.map((text) => {
+    let value: unknown;
+    try {
+      value = parameter.parse(text);
+    } catch (e) {
+      throw new Error(`--values for ${parameter.name}: ${(e as Error).message}`, { cause: e });
+    }
+    const run = parameter.vary({ flags, values }, value);
+    const options = optimizerOptions([flags.optimizer], {
+      lr: run.flags.lr,
+      lrFor: run.flags.lrFor,
+      flags: run.values,
+    }).get(flags.optimizer)!;
+    return { label: `${flags.optimizer} ${parameter.name}=${formatValue(value)}`, run, options };
+  });
+  const out =
+    flags.out ??
+    join('reports', `sweep-${flags.model}-${flags.data}-${flags.optimizer}-${flags.param}`);
+  const { data, backend } = await prepare(context, flags);
+  const runs: LabelledRun[] = [];
+  for (const { label, run, options } of variants) {
+    const result = await trainOne(
+      context,
+      { label, optimizer: flags.optimizer, options },
+      run.flags,
+      data,
+    );
+    runs.push({ label, result });
+  }
+  await report(context, runs, {
+    title: `${flags.model} on ${data.name}: ${flags.optimizer}, ${flags.param} sweep`,
+    out,
+    details: describe(context, flags, {
+      data,
+      backend,
+      weightDecay: valueOf(values, 'weightDecay'),
+    }),
+    target: flags.target,
+  });
+}
+
+/** The `sweep` command (its optimizer flags are added by the program). */
+export function sweepCommand(context: CliContext): Command {
+  return addRunFlags(
+    new Command('sweep').description('one setting over a list of values; write a report'),
+    { epochs: 10, batchSize: 1000 },
+  )
+    .addOption(
+      new Option('--optimizer <name>', 'optimizer').choices(optimizerNames()).default('eva'),
+    )
+    .requiredOption(
+      '--param <name>',
+      'the swept setting: lr, batch-size, or a numeric option of the optimizer by its flag ' +
+        '(e.g. damping, kl-clip, inv-update-freq)',
+    )
+    .requiredOption(
+      '--values <list>',
+      "comma-separated values, parsed like the flag ('none' turns off an option that allows it)",
+      names,
+    )
+    .option('--target <x>', 'target test loss (accuracy for classifiers)', number('--target'))
+    .action(async (flags: SweepFlags, command: Command) =>
+      sweep(context, flags, optimizerFlagsOf(command), flagValues(command)),
+    );
+}
