@@ -264,6 +264,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
    * One optimizer step without the base optimizer's update: returns what
    * {@link applyGradients} would hand to the base optimizer (the caller owns the tensors), or
    * null when the step was skipped for non-finite values. For users who apply updates themselves.
+   * Like a full step it takes the captured statistics into the state and advances `iterations`.
    */
   precondition(gradients: GradientInput): NamedTensor[] | null {
     const result = this.step(gradients);
