@@ -103,14 +103,13 @@ export async function benchmarkSteps(options: StepBenchmarkOptions): Promise<Ste
       test: emptySet,
     });
     initializeLikePyTorch(model, 0);
-    const firstOrder = ['adagrad', 'adam', 'adamw'].includes(name);
     const accepted = new Set(optimizerOptionNames(name));
     const optimizer = createOptimizerByName(name, model, {
       learningRate: options.learningRate ?? 0.01,
-      momentum: firstOrder ? undefined : 0.9,
+      momentum: accepted.has('momentum') ? 0.9 : undefined,
       weightDecay: options.weightDecay ?? 5e-4,
       ...(interval ? { invUpdateFreq: Number(interval) } : {}),
-      ...(name === 'mfac' ? { m: options.mfacWindow ?? 32 } : {}),
+      ...(accepted.has('m') ? { m: options.mfacWindow ?? 32 } : {}),
       ...Object.fromEntries(
         Object.entries(options.extraOptions ?? {}).filter(([k]) => accepted.has(k)),
       ),
