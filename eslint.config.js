@@ -34,4 +34,11 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The eva-tfjs command's launcher (plain ESM JavaScript for Node).
+    files: ['packages/experiments/bin/*.js'],
+    languageOptions: {
+      globals: { URL: 'readonly', console: 'readonly', process: 'readonly' },
+    },
+  },
 );
