@@ -170,6 +170,21 @@ test(
   },
 );
 
+test(
+  'mpirun -np 2 without --distributed is refused on every rank, nothing written',
+  { skip },
+  async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'eva-dist-')), 'out');
+    const result = await mpirun(2, 'src/cli/main.ts', ['train', '--backend', 'cpu', '--out', out]);
+    assert.notEqual(result.code, 0);
+    assert.match(
+      result.stderr,
+      /started by mpirun as one of 2 processes without --distributed: .*add --distributed, or run without mpirun/,
+    );
+    assert.ok(!existsSync(out));
+  },
+);
+
 test('without the addon, asking for distributed training says what to install, build and launch', () => {
   const hint =
     /Distributed training needs Open MPI and the @eva-tfjs\/mpi addon.*apt-get install openmpi-bin libopenmpi-dev.*npm run build:mpi.*mpirun -np 2/;

@@ -1,7 +1,8 @@
 /**
  * What every command shares, passed to it instead of module state: the command line as typed
  * (for reports), the data-parallel job this process joined (if any), its rank, printing on rank
- * 0 only, and how a failure ends the process (every rank of a job).
+ * 0 only, what to undo when the process ends early (progress bars, output locks), and how a
+ * failure or an interrupt (Ctrl-C, SIGTERM) ends the process (every rank of a job).
  */
 import { MpiCommunicator, type Communicator } from 'eva-tfjs/distributed';
 
@@ -9,6 +10,9 @@ export class CliContext {
   /** `eva-tfjs train --epochs 2 ...`, for reports. */
   readonly commandLine: string;
   #communicator: Communicator | undefined;
+  readonly #cleanups = new Set<() => void>();
+  /** What an interrupt leaves behind, printed with it (e.g. the checkpoint to resume from). */
+  interruptNote: (() => string) | undefined;
 
   /** @param args the arguments after the script (`process.argv.slice(2)`) */
   constructor(args: readonly string[]) {
@@ -45,14 +49,68 @@ export class CliContext {
   }
 
   /**
-   * Reports `error` (`eva-tfjs (rank r): message`; the stack with EVA_DEBUG) and exits 1; in a
-   * job, aborts the other ranks too, which would otherwise wait forever.
+   * Registers `cleanup` to run when the process ends early (a failure or an interrupt), e.g.
+   * stopping a progress bar (which restores the terminal's cursor) or releasing a lock. Returns
+   * a function that unregisters it (call it when the cleanup has run normally).
+   */
+  atEarlyExit(cleanup: () => void): () => void {
+    this.#cleanups.add(cleanup);
+    return () => this.#cleanups.delete(cleanup);
+  }
+
+  /** Runs the registered cleanups (latest first), once each; their errors are ignored. */
+  #cleanUp(): void {
+    const cleanups = [...this.#cleanups].reverse();
+    this.#cleanups.clear();
+    for (const cleanup of cleanups) {
+      try {
+        cleanup();
+      } catch {
+        // Ending anyway.
+      }
+    }
+  }
+
+  #exit(code: number): never {
+    if (this.#communicator != null && this.#communicator.size > 1) this.#communicator.abort(code);
+    process.exit(code);
+  }
+
+  /**
+   * Reports `error` (`eva-tfjs (rank r): message`; the stack with EVA_DEBUG) and exits 1 after
+   * the cleanups; in a job, aborts the other ranks too, which would otherwise wait forever.
    */
   fail(error: unknown): never {
+    this.#cleanUp();
     const rank = this.#communicator != null ? ` (rank ${this.#communicator.rank})` : '';
     console.error(`eva-tfjs${rank}: ${error instanceof Error ? error.message : String(error)}`);
     if (process.env.EVA_DEBUG) console.error(error);
-    if (this.#communicator != null && this.#communicator.size > 1) this.#communicator.abort(1);
-    process.exit(1);
+    this.#exit(1);
+  }
+
+  /**
+   * Ends the process on SIGINT (Ctrl-C) and SIGTERM: the cleanups run (the progress bar stops
+   * and gives the cursor back, the output lock is released), and the exit code is 130 (143).
+   * Checkpoints are published by one rename, so the last one stays usable with --resume.
+   */
+  handleInterrupts(): void {
+    const codes: Array<[NodeJS.Signals, number]> = [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ];
+    for (const [signal, code] of codes) {
+      process.once(signal, () => {
+        this.#cleanUp();
+        const rank = this.#communicator != null ? ` (rank ${this.#communicator.rank})` : '';
+        let note = '';
+        try {
+          note = this.interruptNote?.() ?? '';
+        } catch {
+          // Only a note.
+        }
+        console.error(`\neva-tfjs${rank}: interrupted (${signal})${note ? `; ${note}` : ''}`);
+        this.#exit(code);
+      });
+    }
   }
 }

@@ -9,6 +9,8 @@
  * - `sweep`: one setting over a list of values, reported like `compare`.
  *
  * The `--plugin` modules are imported first, so the optimizers they register get flags too.
+ * Ctrl-C (SIGINT) and SIGTERM end it with 130 and 143 after stopping the progress bar and
+ * releasing the output directory; the last checkpoint stays usable.
  */
 import { CliContext } from './context.js';
 import { loadPlugins, pluginArguments } from './plugins.js';
@@ -16,6 +18,7 @@ import { buildProgram } from './program.js';
 
 const args = process.argv.slice(2);
 const context = new CliContext(args);
+context.handleInterrupts();
 try {
   await loadPlugins(pluginArguments(args));
   await buildProgram(context).parseAsync(process.argv);

@@ -26,6 +26,17 @@ export function integer(flag: string) {
   };
 }
 
+/** A commander parser for a non-negative integer (a count that may be 0). */
+export function count(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isInteger(parsed) || parsed < 0) {
+      throw new InvalidArgumentError(`${flag} must be an integer >= 0, got '${value}'`);
+    }
+    return parsed;
+  };
+}
+
 /** A comma-separated list of names. */
 export function names(value: string): string[] {
   return value

@@ -11,6 +11,7 @@ import { trainCommand } from './commands/train.js';
 import type { CliContext } from './context.js';
 import { addOptimizerFlags, deriveOptimizerFlags } from './optimizer-flags.js';
 import { pluginOption } from './plugins.js';
+import { checkLaunch } from './validation.js';
 
 const PLUGIN_TEXT = `
 Plugins:
@@ -26,6 +27,10 @@ export function buildProgram(context: CliContext): Command {
     .name('eva-tfjs')
     .description('Second-order optimizers for TensorFlow.js: the experiments of the Eva paper')
     .showHelpAfterError()
+    // mpirun -np N without --distributed: refused before anything runs.
+    .hook('preAction', (_program, command) =>
+      checkLaunch(command.name(), command.opts().distributed as boolean | undefined),
+    )
     .addOption(pluginOption())
     .addHelpText('after', PLUGIN_TEXT);
   const training = [trainCommand(context), compareCommand(context), sweepCommand(context)];

@@ -7,7 +7,7 @@ import type { DecayKind } from 'eva-tfjs';
 import { DATASET_NAMES } from '../data/load-dataset.js';
 import { BACKEND_NAMES } from '../experiments/backend-setup.js';
 import { MODEL_NAMES } from '../models/create-model.js';
-import { integer, learningRates, number } from './parsers.js';
+import { count, integer, learningRates, number } from './parsers.js';
 
 /** The values of the shared flags. */
 export interface RunFlags {
@@ -23,12 +23,18 @@ export interface RunFlags {
   /** Per-optimizer learning rates. */
   lrFor?: Record<string, number>;
   schedule: DecayKind;
-  warmupEpochs: number;
+  /** Warm-up epochs (unset: 1, or 0 for a 1-epoch run; see resolveRunFlags). */
+  warmupEpochs?: number;
   backend: string;
   seed: number;
   out?: string;
   distributed?: boolean;
   collectiveTimeout: number;
+}
+
+/** {@link RunFlags} once checked, the warm-up settled. */
+export interface ResolvedRunFlags extends RunFlags {
+  warmupEpochs: number;
 }
 
 /** Adds the shared flags to `command`. */
@@ -41,7 +47,11 @@ export function addRunFlags(
     .addOption(new Option('--data <name>', 'dataset').choices(DATASET_NAMES).default('mnist'))
     .option('--data-dir <dir>', 'directory of the dataset files (fashion-mnist, cifar10, cifar100)')
     .option('--train-limit <n>', 'use at most n training samples', integer('--train-limit'))
-    .option('--test-limit <n>', 'use at most n test samples', integer('--test-limit'))
+    .option(
+      '--test-limit <n>',
+      'use at most n test samples (0: no test metrics)',
+      count('--test-limit'),
+    )
     .option('--epochs <n>', 'epochs', integer('--epochs'), defaults.epochs)
     .option('--batch-size <n>', 'batch size', integer('--batch-size'), defaults.batchSize)
     .option('--lr <x>', 'learning rate (peak of the schedule)', number('--lr'), 0.1)
@@ -55,9 +65,15 @@ export function addRunFlags(
         .choices(['constant', 'linear', 'cosine', 'polynomial', 'step'])
         .default('linear'),
     )
-    .option('--warmup-epochs <n>', 'warm-up epochs', number('--warmup-epochs'), 1)
+    .option(
+      '--warmup-epochs <n>',
+      'warm-up epochs, fewer than --epochs (default: 1, or 0 with --epochs 1)',
+      number('--warmup-epochs'),
+    )
     .addOption(
-      new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES).default('wasm'),
+      new Option('--backend <name>', 'tfjs backend (webgl, webgpu: in browsers only)')
+        .choices(BACKEND_NAMES)
+        .default('wasm'),
     )
     .option('--seed <n>', 'seed of data, initialisation and shuffling', number('--seed'), 0)
     .option('--out <dir>', 'output directory')

@@ -1,22 +1,34 @@
 /**
- * Running the training commands: backend and data, one run with a progress bar and per-epoch
- * lines, the run details of reports, and the report of several runs.
+ * Running the training commands: backend and data, the checks that need them, one run with a
+ * progress bar and per-epoch lines, the run details of reports, and the report of several runs.
  */
 import cliProgress from 'cli-progress';
-import { appendFileSync } from 'node:fs';
 import type { RegistryOptions } from 'eva-tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { setupBackend } from '../experiments/backend-setup.js';
 import { writeReport, type LabelledRun } from '../experiments/report.js';
-import { runTraining, type EpochRecord, type RunResult } from '../experiments/train-run.js';
+import {
+  checkRun,
+  runTraining,
+  type EpochRecord,
+  type RunConfig,
+  type RunResult,
+} from '../experiments/train-run.js';
 import type { CliContext } from './context.js';
-import type { RunFlags } from './run-flags.js';
+import type { ResolvedRunFlags } from './run-flags.js';
+
+/** One run of a command: its label, the registry optimizer and its options. */
+export interface RunSpec {
+  label: string;
+  optimizer: string;
+  options: RegistryOptions;
+}
 
 /** Joins the job (`--distributed`), sets up the backend and loads the data. */
 export async function prepare(
   context: CliContext,
-  flags: RunFlags,
+  flags: ResolvedRunFlags,
 ): Promise<{ data: Dataset; backend: string }> {
   if (flags.distributed) context.joinJob({ collectiveTimeout: flags.collectiveTimeout });
   const backend = await setupBackend(flags.backend);
@@ -32,7 +44,7 @@ export async function prepare(
 /** The settings of a run, for its first line and reports. */
 export function describe(
   context: CliContext,
-  flags: RunFlags,
+  flags: ResolvedRunFlags,
   setup: { data: Dataset; backend: string; weightDecay: unknown },
 ): Record<string, string | number> {
   const { data, backend } = setup;
@@ -53,7 +65,7 @@ export function describe(
   };
 }
 
-function progressFor(label: string, flags: RunFlags, data: Dataset) {
+function progressFor(label: string, flags: ResolvedRunFlags, data: Dataset) {
   const stepsPerEpoch = Math.ceil(data.train.count / flags.batchSize);
   const bar = new cliProgress.SingleBar(
     {
@@ -80,29 +92,26 @@ function progressFor(label: string, flags: RunFlags, data: Dataset) {
   };
 }
 
+/** A metric with `digits` decimals; `n/a` when absent (no test samples). */
+export function metric(value: number | null | undefined, digits: number): string {
+  return value == null ? 'n/a' : value.toFixed(digits);
+}
+
 function epochLine(label: string, e: EpochRecord): string {
   const acc =
-    e.testAccuracy != null
-      ? `  train acc ${e.trainAccuracy?.toFixed(4)}  test acc ${e.testAccuracy.toFixed(4)}`
+    e.trainAccuracy != null
+      ? `  train acc ${metric(e.trainAccuracy, 4)}  test acc ${metric(e.testAccuracy, 4)}`
       : '';
+  const skipped = e.skippedSteps ? `  skipped steps ${e.skippedSteps}` : '';
   return (
     `  ${label} epoch ${String(e.epoch).padStart(3)}  train loss ${e.trainLoss.toFixed(5)}  ` +
-    `test loss ${e.testLoss.toFixed(5)}${acc}  ${e.seconds.toFixed(1)} s`
+    `test loss ${metric(e.testLoss, 5)}${acc}${skipped}  ${e.seconds.toFixed(1)} s`
   );
 }
 
-/** One run of the registry optimizer `optimizer`, labelled `label`: progress, then its epochs. */
-export async function trainOne(
-  context: CliContext,
-  run: { label: string; optimizer: string; options: RegistryOptions },
-  flags: RunFlags,
-  data: Dataset,
-  extra: { checkpointDir?: string; resume?: boolean; log?: string } = {},
-): Promise<RunResult> {
-  const { label } = run;
-  const progress = progressFor(label, flags, data);
-  let started = false;
-  const result = await runTraining(data, {
+/** The configuration of `run` with `flags` (callbacks and checkpoints apart). */
+function runConfig(context: CliContext, run: RunSpec, flags: ResolvedRunFlags): RunConfig {
+  return {
     model: flags.model,
     optimizer: run.optimizer,
     optimizerOptions: run.options,
@@ -111,23 +120,68 @@ export async function trainOne(
     seed: flags.seed,
     warmupEpochs: flags.warmupEpochs,
     decay: flags.schedule,
-    checkpointDir: extra.checkpointDir,
-    resume: extra.resume,
     communicator: context.communicator,
-    onBatch: (epoch, _batch, loss) => {
-      if (!context.isRoot) return;
-      if (!started) {
-        started = true;
-        progress.start(epoch - 1);
-      }
-      progress.batch(epoch, loss);
-    },
-    onEpoch: (record) => {
-      if (extra.log != null && context.isRoot)
-        appendFileSync(extra.log, `${JSON.stringify({ run: label, ...record })}\n`);
-    },
-  });
-  if (started) progress.stop();
+  };
+}
+
+/**
+ * Checks every run against the data before the first one trains (batch sizes against the
+ * samples and ranks, each optimizer built once on the model): a mistake in the last run of a
+ * sweep is reported before the first starts. Errors name the run.
+ */
+export function checkRuns(
+  context: CliContext,
+  runs: ReadonlyArray<{ run: RunSpec; flags: ResolvedRunFlags }>,
+  data: Dataset,
+): void {
+  for (const { run, flags } of runs) {
+    try {
+      checkRun(data, runConfig(context, run, flags));
+    } catch (e) {
+      const message = (e as Error).message.replace(/^runTraining: /, '');
+      throw new Error(runs.length > 1 ? `${run.label}: ${message}` : message, { cause: e });
+    }
+  }
+}
+
+/** One run of the registry optimizer `run.optimizer`, labelled: progress, then its epochs. */
+export async function trainOne(
+  context: CliContext,
+  run: RunSpec,
+  flags: ResolvedRunFlags,
+  data: Dataset,
+  extra: Pick<RunConfig, 'checkpointDir' | 'resume' | 'onCheckpoint'> = {},
+): Promise<RunResult> {
+  const { label } = run;
+  const progress = progressFor(label, flags, data);
+  let started = false;
+  // Stopped on failures and interrupts too: cli-progress hides the terminal's cursor.
+  const stop = () => {
+    if (!started) return;
+    started = false;
+    progress.stop();
+  };
+  const forget = context.atEarlyExit(stop);
+  let result: RunResult;
+  try {
+    result = await runTraining(data, {
+      ...runConfig(context, run, flags),
+      ...extra,
+      onBatch: (epoch, _batch, loss) => {
+        if (!context.isRoot) return;
+        if (!started) {
+          started = true;
+          progress.start(epoch - 1);
+        }
+        progress.batch(epoch, loss);
+      },
+    });
+  } catch (e) {
+    throw new Error(`${label}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    stop();
+    forget();
+  }
   if (result.resumedAfter > 0)
     context.say(`  ${label}: resumed after epoch ${result.resumedAfter}`);
   for (const e of result.epochs) context.say(epochLine(label, e));

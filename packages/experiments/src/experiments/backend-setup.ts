@@ -10,6 +10,26 @@ export const BACKEND_NAMES = ['cpu', 'wasm', 'tensorflow', 'webgl', 'webgpu'] as
 /** One of {@link BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
+/** The backends that run in Node (the others need a browser: WebGL, WebGPU). */
+export const NODE_BACKEND_NAMES = ['cpu', 'wasm', 'tensorflow'] as const;
+
+/**
+ * Throws a clear error unless backend `name` can run in Node (unknown names list the valid
+ * ones; webgl and webgpu are browser backends).
+ */
+export function checkNodeBackend(name: string): BackendName {
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`Unknown backend '${name}'; valid backends are ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (!(NODE_BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new Error(
+      `Backend '${name}' is a browser backend; in Node use ${NODE_BACKEND_NAMES.slice(0, -1).join(', ')} ` +
+        `or ${NODE_BACKEND_NAMES.at(-1)} (--backend)`,
+    );
+  }
+  return name as BackendName;
+}
+
 async function importBackend(name: BackendName): Promise<void> {
   const packages: Record<BackendName, string> = {
     cpu: '@tensorflow/tfjs-backend-cpu',
@@ -35,13 +55,10 @@ async function importBackend(name: BackendName): Promise<void> {
 
 /**
  * Loads and activates backend `name` (with {@link enableFastKernels}); throws a clear error
- * when its package is missing or it cannot start in this environment.
+ * when it is a browser backend, its package is missing or it cannot start in this environment.
  */
 export async function setupBackend(name: string): Promise<BackendName> {
-  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
-    throw new Error(`Unknown backend '${name}'; valid backends are ${BACKEND_NAMES.join(', ')}`);
-  }
-  const backend = name as BackendName;
+  const backend = checkNodeBackend(name);
   await importBackend(backend);
   enableFastKernels();
   const ok = await tf.setBackend(backend);

@@ -21,8 +21,9 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { NamedTensor } from 'eva-tfjs';
+import { failpoint } from './failpoint.js';
 
 /** What a checkpoint stores besides tensors (JSON-serialisable). */
 export type CheckpointMeta = Record<string, unknown>;
@@ -78,6 +79,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     } finally {
       closeSync(fd);
     }
+    failpoint(`${basename(path)}-written`);
     renameSync(temporary, path);
   } catch (e) {
     rmSync(temporary, { force: true });

@@ -4,7 +4,15 @@
  * who holds it; a lock left by a process that no longer exists (on this host) is reported and
  * taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,6 +39,40 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The holder of `path` (a lock file), as far as it can be read. */
+function holderOf(path: string): Partial<LockContent> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LockContent;
+  } catch {
+    // An empty or partial lock file: its writer died while creating it.
+    return {};
+  }
+}
+
+/** Whether `holder` is a live run (on another host: assumed live). */
+function holderIsLive(holder: Partial<LockContent>): boolean {
+  const sameHost = holder.host == null || holder.host === hostname();
+  return holder.pid != null && (!sameHost || alive(holder.pid));
+}
+
+function inUse(dir: string, holder: Partial<LockContent>): string {
+  return (
+    `${dir} is in use by another run (pid ${holder.pid} on ${holder.host}, started ` +
+    `${holder.started}); wait for it, or choose another --out`
+  );
+}
+
+/**
+ * Throws, without creating or changing anything, when another live run holds the lock of `dir`
+ * (an early check before the work that precedes {@link lockOutputDirectory}; that still decides).
+ */
+export function checkOutputDirectoryFree(dir: string): void {
+  const path = join(dir, '.lock');
+  if (!existsSync(path)) return;
+  const holder = holderOf(path);
+  if (holder.pid !== process.pid && holderIsLive(holder)) throw new Error(inUse(dir, holder));
+}
+
 /** Takes the lock of `dir` (creating the directory) or throws naming the run that holds it. */
 export function lockOutputDirectory(dir: string): OutputLock {
   mkdirSync(dir, { recursive: true });
@@ -54,20 +96,8 @@ export function lockOutputDirectory(dir: string): OutputLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
         throw new Error(`Could not lock ${dir} (${path}): ${(e as Error).message}`, { cause: e });
       }
-      let holder: Partial<LockContent> = {};
-      try {
-        holder = JSON.parse(readFileSync(path, 'utf8')) as LockContent;
-      } catch {
-        // An empty or partial lock file: its writer died while creating it.
-      }
-      const sameHost = holder.host == null || holder.host === content.host;
-      if (holder.pid != null && (!sameHost || alive(holder.pid))) {
-        throw new Error(
-          `${dir} is in use by another run (pid ${holder.pid} on ${holder.host}, started ` +
-            `${holder.started}); wait for it, or choose another --out`,
-          { cause: e },
-        );
-      }
+      const holder = holderOf(path);
+      if (holderIsLive(holder)) throw new Error(inUse(dir, holder), { cause: e });
       takenOver =
         `took over a stale lock in ${dir}` +
         (holder.pid != null ? ` (pid ${holder.pid} is no longer running)` : ' (unreadable)');

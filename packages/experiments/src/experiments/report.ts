@@ -30,17 +30,29 @@ export interface ReportSettings {
 /** Whether the runs are classifiers (reported by accuracy). */
 const isClassification = (runs: LabelledRun[]) => runs[0]?.result.task === 'classification';
 
+/** The test metric reports rank by (accuracy for classifiers, else loss); null when absent. */
+const testMetric = (e: EpochRecord, classification: boolean): number | null =>
+  (classification ? e.testAccuracy : e.testLoss) ?? null;
+
+/** The best test metric of `epochs`; null without test samples. */
+function bestMetric(epochs: EpochRecord[], classification: boolean): number | null {
+  const values = epochs
+    .map((e) => testMetric(e, classification))
+    .filter((v): v is number => v != null);
+  if (values.length === 0) return null;
+  return classification ? Math.max(...values) : Math.min(...values);
+}
+
 /**
  * The default target: the level every run reaches, i.e. the worst of the runs' best test
- * losses (or, for classifiers, the lowest of their best test accuracies).
+ * losses (or, for classifiers, the lowest of their best test accuracies); NaN without test
+ * metrics.
  */
 export function defaultTarget(runs: LabelledRun[]): number {
-  if (isClassification(runs)) {
-    return Math.min(
-      ...runs.map((r) => Math.max(...r.result.epochs.map((e) => e.testAccuracy ?? 0))),
-    );
-  }
-  return Math.max(...runs.map((r) => Math.min(...r.result.epochs.map((e) => e.testLoss))));
+  const classification = isClassification(runs);
+  const bests = runs.map((r) => bestMetric(r.result.epochs, classification));
+  if (bests.some((b) => b == null)) return NaN;
+  return classification ? Math.min(...(bests as number[])) : Math.max(...(bests as number[]));
 }
 
 /** The first epoch record that reaches `target`, or undefined. */
@@ -49,9 +61,10 @@ export function firstReaching(
   target: number,
   classification: boolean,
 ): EpochRecord | undefined {
-  return epochs.find((e) =>
-    classification ? (e.testAccuracy ?? 0) >= target : e.testLoss <= target,
-  );
+  return epochs.find((e) => {
+    const value = testMetric(e, classification);
+    return value != null && (classification ? value >= target : value <= target);
+  });
 }
 
 async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -64,7 +77,7 @@ async function renderSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 function lineChart(
-  rows: Array<Record<string, string | number>>,
+  rows: Array<Record<string, string | number | null>>,
   x: { field: string; title: string },
   y: { field: string; title: string; log: boolean },
   title: string,
@@ -89,8 +102,9 @@ function lineChart(
   };
 }
 
-const fixed = (v: number | undefined, digits = 5) =>
-  v == null || !Number.isFinite(v) ? '-' : v.toFixed(digits);
+/** `-` for a missing or non-finite value; `n/a` for a test metric without test samples. */
+const fixed = (v: number | null | undefined, digits = 5) =>
+  v === null ? 'n/a' : v == null || !Number.isFinite(v) ? '-' : v.toFixed(digits);
 
 /** Writes the report for `runs` into `dir`; returns the Markdown summary. */
 export async function writeReport(
@@ -109,7 +123,9 @@ export async function writeReport(
       seconds: e.seconds,
       trainLoss: e.trainLoss,
       testLoss: e.testLoss,
-      ...(classification ? { testAccuracy: e.testAccuracy ?? 0 } : {}),
+      ...(classification
+        ? { testAccuracy: e.testAccuracy === null ? null : (e.testAccuracy ?? 0) }
+        : {}),
     })),
   );
   const axes = {
@@ -153,13 +169,11 @@ export async function writeReport(
   for (const run of runs) {
     const epochs = run.result.epochs;
     const last = epochs.at(-1)!;
-    const best = classification
-      ? Math.max(...epochs.map((e) => e.testAccuracy ?? 0))
-      : Math.min(...epochs.map((e) => e.testLoss));
+    const best = bestMetric(epochs, classification);
     const reached = firstReaching(epochs, target, classification);
     lines.push(
       `| ${run.label} | ${run.result.learningRate} | ${fixed(last.trainLoss)} | ${fixed(last.testLoss)} |` +
-        (classification ? ` ${fixed(last.testAccuracy, 4)} |` : '') +
+        (classification ? ` ${fixed(last.testAccuracy ?? null, 4)} |` : '') +
         ` ${fixed(best)} | ${last.seconds.toFixed(1)} | ${(perStep(run) / perStep(reference)).toFixed(2)} |` +
         ` ${reached?.epoch ?? 'not reached'} | ${reached ? reached.seconds.toFixed(1) : '-'} | ${run.result.skippedSteps} |`,
     );

@@ -2,7 +2,13 @@
  * One training run: a model of the experiments on a dataset with one optimizer from the
  * registry, through `model.fit` (one call per epoch on a seeded permutation of the training
  * set), with the warm-up/decay schedule driving the learning rate, per-epoch train and test
- * metrics and wall time, and optional checkpoints after every epoch to resume from.
+ * metrics, skipped steps and wall time, and optional checkpoints after every epoch to resume
+ * from.
+ *
+ * A run that diverges stops with an error instead of going on silently: an epoch whose every
+ * step was skipped (non-finite gradients), a non-finite train or test loss, or non-finite
+ * weights or optimizer state. Nothing non-finite is ever checkpointed: the last good checkpoint
+ * stays.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
@@ -17,19 +23,28 @@ import {
 } from 'eva-tfjs';
 import { createModel, type ExperimentModel } from '../models/create-model.js';
 import { initializeLikePyTorch } from '../models/initialize.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointFile, hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { failpoint } from './failpoint.js';
+import { settingDifferences } from './run-settings.js';
 import { DataParallel, type Communicator } from 'eva-tfjs/distributed';
 
 /** Per-epoch record of a run. */
 export interface EpochRecord {
   epoch: number;
   trainLoss: number;
-  testLoss: number;
+  /** Null without test samples (an empty test set). */
+  testLoss: number | null;
   /** Classification only. */
   trainAccuracy?: number;
-  testAccuracy?: number;
+  /** Classification only; null without test samples. */
+  testAccuracy?: number | null;
   /** Wall-clock seconds of training since the start of the run (evaluation excluded). */
   seconds: number;
+  /**
+   * Steps of this epoch the optimizer skipped for non-finite gradients or statistics (absent in
+   * records of older checkpoints).
+   */
+  skippedSteps?: number;
 }
 
 /** What {@link runTraining} needs. */
@@ -49,9 +64,15 @@ export interface RunConfig {
   onBatch?: (epoch: number, batch: number, loss: number) => void;
   /** Called after every epoch. */
   onEpoch?: (record: EpochRecord) => void;
+  /**
+   * Called on the rank that writes (rank 0) with every epoch record the checkpoint holds: after
+   * each checkpoint is published, and after a resume with the restored records (so a log
+   * written from them always equals the checkpoint's).
+   */
+  onCheckpoint?: (epochs: readonly EpochRecord[]) => void;
   /** Save a checkpoint to this directory after every epoch. */
   checkpointDir?: string;
-  /** Continue from the checkpoint in `checkpointDir` when there is one. */
+  /** Continue from the checkpoint in `checkpointDir` (an error when there is none). */
   resume?: boolean;
   /**
    * Data-parallel training over these ranks: `batchSize` is the global batch, split evenly;
@@ -70,6 +91,7 @@ export interface RunResult {
   optimizerOptions: RegistryOptions;
   task: ExperimentModel['task'];
   epochs: EpochRecord[];
+  /** Steps skipped for non-finite gradients or statistics, over every epoch of the run. */
   skippedSteps: number;
   /** Epoch the run resumed after (0 when it started fresh). */
   resumedAfter: number;
@@ -249,8 +271,9 @@ function compile(
 }
 
 /**
- * With `config.resume` and a checkpoint in `config.checkpointDir`: checks that it is of this
- * run, loads the model and optimizer weights, and returns its epochs (none otherwise).
+ * With `config.resume`: loads the checkpoint in `config.checkpointDir` (none there is an error),
+ * checks that it is of this run (each differing setting is named), loads the model and
+ * optimizer weights, and returns its epochs (none without `resume`).
  */
 async function restore(
   plan: RunPlan,
@@ -258,14 +281,15 @@ async function restore(
   optimizer: tf.Optimizer,
 ): Promise<EpochRecord[]> {
   const { config, settings } = plan;
-  if (!config.resume || !hasCheckpoint(config.checkpointDir!)) return [];
+  if (!config.resume) return [];
   const checkpoint = loadCheckpoint(config.checkpointDir!);
   try {
-    const saved = JSON.stringify(checkpoint.meta.settings);
-    if (saved !== JSON.stringify(settings)) {
+    const saved = (checkpoint.meta.settings ?? {}) as Record<string, unknown>;
+    const differences = settingDifferences(saved, settings);
+    if (differences.length > 0) {
       throw new Error(
-        `The checkpoint in ${config.checkpointDir} is of another run: saved ${saved}, ` +
-          `requested ${JSON.stringify(settings)}`,
+        `The checkpoint in ${config.checkpointDir} is of another run (${differences.join('; ')}); ` +
+          'resume with the same settings, or start afresh without --resume (or in another --out)',
       );
     }
     model.setWeights(checkpoint.modelWeights);
@@ -324,11 +348,15 @@ async function trainEpoch(
   }
 }
 
-/** Test loss (and accuracy for classifiers) of `model`. */
-async function evaluate(
-  model: tf.LayersModel,
-  tensors: RunTensors,
-): Promise<{ testLoss: number; testAccuracy: number | undefined }> {
+/** Test metrics of an epoch: null without test samples. */
+interface TestMetrics {
+  testLoss: number | null;
+  testAccuracy: number | null | undefined;
+}
+
+/** Test loss (and accuracy for classifiers) of `model`; null for an empty test set. */
+async function evaluate(model: tf.LayersModel, tensors: RunTensors): Promise<TestMetrics> {
+  if (tensors.xTest.shape[0] === 0) return { testLoss: null, testAccuracy: null };
   const evaluation = model.evaluate(tensors.xTest, tensors.yTest, { batchSize: 500 });
   const [testLoss, testAccuracy] = await Promise.all(
     (Array.isArray(evaluation) ? evaluation : [evaluation]).map(async (t) => {
@@ -345,8 +373,9 @@ function epochRecord(
   plan: RunPlan,
   epoch: number,
   history: tf.History,
-  test: { testLoss: number; testAccuracy: number | undefined },
+  test: TestMetrics,
   seconds: number,
+  skippedSteps: number,
   task: ExperimentModel['task'],
 ): EpochRecord {
   const record: EpochRecord = {
@@ -358,12 +387,87 @@ function epochRecord(
   if (task === 'classification') {
     const acc = history.history.acc ?? history.history.accuracy;
     record.trainAccuracy = rankAverage(plan.communicator, acc?.[0] as number);
-    record.testAccuracy = test.testAccuracy;
+    record.testAccuracy = test.testAccuracy ?? null;
   }
+  record.skippedSteps = skippedSteps;
   return record;
 }
 
-/** Saves the model, the optimizer and the epochs so far (rank 0, with a checkpoint directory). */
+/** How many values of the float tensors in `tensors` are NaN or infinite (one host read). */
+function nonFiniteCount(tensors: readonly tf.Tensor[]): number {
+  const floats = tensors.filter((t) => t.dtype === 'float32' && t.size > 0);
+  if (floats.length === 0) return 0;
+  const count = tf.tidy(() =>
+    tf.addN(floats.map((t) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(t)), 'int32')))),
+  );
+  const value = count.dataSync()[0]!;
+  count.dispose();
+  return value;
+}
+
+/** What a failed run leaves to resume from, for its error message. */
+function keptCheckpoint(plan: RunPlan): string {
+  const dir = plan.config.checkpointDir;
+  if (dir == null) return '';
+  return hasCheckpoint(dir)
+    ? `; the last good checkpoint, ${checkpointFile(dir)}, is kept as it was`
+    : '; no checkpoint was written';
+}
+
+/**
+ * Throws when epoch `record.epoch` diverged: every step skipped for non-finite gradients, a
+ * non-finite train or test loss, or non-finite model weights or optimizer state (checked before
+ * any checkpoint of them is written).
+ */
+async function checkFinite(
+  plan: RunPlan,
+  record: EpochRecord,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+): Promise<void> {
+  const { epoch } = record;
+  const advice = 'the run diverged: lower the learning rate' + keptCheckpoint(plan);
+  const skipped = record.skippedSteps ?? 0;
+  if (skipped >= plan.stepsPerEpoch) {
+    throw new Error(
+      `Epoch ${epoch}: all ${plan.stepsPerEpoch} steps had non-finite gradients or statistics ` +
+        `and were skipped; ${advice}`,
+    );
+  }
+  if (!Number.isFinite(record.trainLoss)) {
+    throw new Error(
+      `Epoch ${epoch}: the train loss is ${record.trainLoss} (${skipped} of ` +
+        `${plan.stepsPerEpoch} steps skipped); ${advice}`,
+    );
+  }
+  const weights = nonFiniteCount(model.getWeights());
+  const state = await optimizer.getWeights();
+  let stateCount: number;
+  try {
+    stateCount = nonFiniteCount(state.map((w) => w.tensor));
+  } finally {
+    disposeIterationCounters(state);
+  }
+  if (weights > 0 || stateCount > 0) {
+    const what = [
+      weights > 0 ? `${weights} model weights` : '',
+      stateCount > 0 ? `${stateCount} values of the optimizer state` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    throw new Error(`Epoch ${epoch}: ${what} are NaN or infinite (not checkpointed); ${advice}`);
+  }
+  if (record.testLoss != null && !Number.isFinite(record.testLoss)) {
+    throw new Error(
+      `Epoch ${epoch}: the test loss is ${record.testLoss} (the model's outputs overflow); ${advice}`,
+    );
+  }
+}
+
+/**
+ * Saves the model, the optimizer and the epochs so far (rank 0, with a checkpoint directory),
+ * then tells `onCheckpoint`.
+ */
 async function checkpoint(
   plan: RunPlan,
   model: tf.LayersModel,
@@ -382,6 +486,29 @@ async function checkpoint(
   } finally {
     disposeIterationCounters(optimizerWeights);
   }
+  failpoint('checkpoint-published');
+  plan.config.onCheckpoint?.(epochs);
+}
+
+/** The steps `optimizer` (the inner one of a data-parallel wrapper) skipped so far. */
+function skippedSoFar(optimizer: tf.Optimizer): number {
+  const skipped = (optimizer as { skippedSteps?: unknown }).skippedSteps;
+  return typeof skipped === 'number' ? skipped : 0;
+}
+
+/**
+ * Checks `config` against `data` without training, throwing what {@link runTraining} would
+ * before its first step: the settings, then the model and the optimizer built once (catching
+ * what only building sees, e.g. Nesterov without momentum) and disposed.
+ */
+export function checkRun(data: Dataset, config: RunConfig): void {
+  const plan = validate(data, config);
+  const { model } = createModel(plan.modelName, data);
+  try {
+    createOptimizerByName(config.optimizer, model, config.optimizerOptions).dispose();
+  } finally {
+    model.dispose();
+  }
 }
 
 /**
@@ -397,15 +524,20 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
   try {
     const compiled = compile(plan, model, task);
     optimizer = compiled.optimizer;
+    const inner = compiled.parallel?.inner ?? optimizer;
     const epochs = await restore(plan, model, optimizer);
     const resumedAfter = epochs.length;
+    if (config.resume && plan.rank === 0) config.onCheckpoint?.(epochs);
     if (compiled.parallel != null) await compiled.parallel.synchronize(model);
     let seconds = epochs.at(-1)?.seconds ?? 0;
     for (let epoch = resumedAfter + 1; epoch <= config.epochs; epoch++) {
+      const skippedBefore = skippedSoFar(inner);
       const trained = await trainEpoch(plan, epoch, model, optimizer, tensors, task);
       seconds += trained.seconds;
+      const skipped = skippedSoFar(inner) - skippedBefore;
       const test = await evaluate(model, tensors);
-      const record = epochRecord(plan, epoch, trained.history, test, seconds, task);
+      const record = epochRecord(plan, epoch, trained.history, test, seconds, skipped, task);
+      await checkFinite(plan, record, model, optimizer);
       epochs.push(record);
       config.onEpoch?.(record);
       await checkpoint(plan, model, optimizer, epochs);
@@ -418,7 +550,7 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
       optimizerOptions: config.optimizerOptions,
       task,
       epochs,
-      skippedSteps: (optimizer as { skippedSteps?: number }).skippedSteps ?? 0,
+      skippedSteps: epochs.reduce((sum, e) => sum + (e.skippedSteps ?? 0), 0),
       resumedAfter,
     };
   } finally {

@@ -1,13 +1,15 @@
 /** `eva-tfjs bench`: per-iteration time and memory of optimizers relative to SGD. */
 import { Command, Option } from 'commander';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { optimizerNames } from 'eva-tfjs';
-import { BACKEND_NAMES, setupBackend } from '../../experiments/backend-setup.js';
+import { optimizerEntry, optimizerNames } from 'eva-tfjs';
+import { BACKEND_NAMES, checkNodeBackend, setupBackend } from '../../experiments/backend-setup.js';
 import { benchmarkData, benchmarkSteps, benchmarkTable } from '../../experiments/step-benchmark.js';
 import { MODEL_NAMES } from '../../models/create-model.js';
 import type { CliContext } from '../context.js';
+import { holdOutput } from '../output.js';
 import { integer, names } from '../parsers.js';
+import { checkList } from '../validation.js';
 
 /** The flags of `bench`. */
 export interface BenchFlags {
@@ -20,8 +22,34 @@ export interface BenchFlags {
   out?: string;
 }
 
-/** Times the optimizers and prints (and appends to `<out>/bench.md`) the table. */
+/** Throws unless every label is `name` or `name@N` (N a positive integer) of a registry name. */
+function checkLabels(labels: readonly string[]): void {
+  checkList('--optimizers', labels);
+  for (const label of labels) {
+    const [name, interval, ...rest] = label.split('@');
+    optimizerEntry(name!);
+    if (interval != null && (rest.length > 0 || !/^[1-9]\d*$/.test(interval))) {
+      throw new Error(`--optimizers: '${label}' must be name or name@N with N a positive integer`);
+    }
+  }
+}
+
+/**
+ * Times the optimizers and prints (and appends to `<out>/bench.md`, holding its lock for the
+ * whole benchmark) the table.
+ */
 export async function bench(context: CliContext, flags: BenchFlags): Promise<void> {
+  checkLabels(flags.optimizers);
+  checkNodeBackend(flags.backend);
+  const output = flags.out != null ? holdOutput(context, flags.out) : null;
+  try {
+    await benchmark(context, flags);
+  } finally {
+    output?.release();
+  }
+}
+
+async function benchmark(context: CliContext, flags: BenchFlags): Promise<void> {
   const backend = await setupBackend(flags.backend);
   const data = benchmarkData(flags.model);
   const rows = await benchmarkSteps({
@@ -49,7 +77,6 @@ export async function bench(context: CliContext, flags: BenchFlags): Promise<voi
   ].join('\n');
   console.log(`\n${text}`);
   if (flags.out != null) {
-    mkdirSync(flags.out, { recursive: true });
     appendFileSync(join(flags.out, 'bench.md'), `${text}\n`);
     console.log(`Appended to ${join(flags.out, 'bench.md')}`);
   }
@@ -70,7 +97,9 @@ export function benchCommand(context: CliContext): Command {
     .option('--steps <n>', 'timed steps per optimizer', integer('--steps'), 20)
     .option('--mfac-m <n>', 'M-FAC window', integer('--mfac-m'), 32)
     .addOption(
-      new Option('--backend <name>', 'tfjs backend').choices(BACKEND_NAMES).default('wasm'),
+      new Option('--backend <name>', 'tfjs backend (webgl, webgpu: in browsers only)')
+        .choices(BACKEND_NAMES)
+        .default('wasm'),
     )
     .option('--out <dir>', 'append the table to <dir>/bench.md')
     .action(async (flags: BenchFlags) => bench(context, flags));

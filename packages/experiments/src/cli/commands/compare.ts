@@ -8,9 +8,11 @@ import { optimizerNames } from 'eva-tfjs';
 import type { LabelledRun } from '../../experiments/report.js';
 import type { CliContext } from '../context.js';
 import { flagValues, optimizerOptions, valueOf, type FlagValues } from '../optimizer-flags.js';
+import { checkOutputFree, holdOutput } from '../output.js';
 import { names, number } from '../parsers.js';
 import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { describe, prepare, report, trainOne } from '../training.js';
+import { checkRuns, describe, prepare, report, trainOne } from '../training.js';
+import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `compare` (the optimizer flags apart: see optimizer-flags.ts). */
 export interface CompareFlags extends RunFlags {
@@ -21,31 +23,44 @@ export interface CompareFlags extends RunFlags {
 /** Trains each of `flags.optimizers` in turn and writes the report. */
 export async function compare(
   context: CliContext,
-  flags: CompareFlags,
+  given: CompareFlags,
   values: FlagValues,
 ): Promise<void> {
+  const flags = resolveRunFlags(given);
+  checkList('--optimizers', flags.optimizers);
   const perOptimizer = optimizerOptions(flags.optimizers, {
     lr: flags.lr,
     lrFor: flags.lrFor,
     flags: values,
   });
+  for (const [name, options] of perOptimizer) checkOptimizerOptions(name, options);
   const out = flags.out ?? join('reports', `compare-${flags.model}-${flags.data}`);
+  checkOutputFree(out);
   const { data, backend } = await prepare(context, flags);
-  const runs: LabelledRun[] = [];
-  for (const [name, options] of perOptimizer) {
-    const result = await trainOne(context, { label: name, optimizer: name, options }, flags, data);
-    runs.push({ label: name, result });
+  const planned = [...perOptimizer].map(([name, options]) => ({
+    run: { label: name, optimizer: name, options },
+    flags,
+  }));
+  checkRuns(context, planned, data);
+  const output = holdOutput(context, out);
+  try {
+    const runs: LabelledRun[] = [];
+    for (const { run } of planned) {
+      runs.push({ label: run.label, result: await trainOne(context, run, flags, data) });
+    }
+    await report(context, runs, {
+      title: `${flags.model} on ${data.name}: ${flags.optimizers.join(' vs ')}`,
+      out,
+      details: describe(context, flags, {
+        data,
+        backend,
+        weightDecay: valueOf(values, 'weightDecay'),
+      }),
+      target: flags.target,
+    });
+  } finally {
+    output.release();
   }
-  await report(context, runs, {
-    title: `${flags.model} on ${data.name}: ${flags.optimizers.join(' vs ')}`,
-    out,
-    details: describe(context, flags, {
-      data,
-      backend,
-      weightDecay: valueOf(values, 'weightDecay'),
-    }),
-    target: flags.target,
-  });
 }
 
 /** The `compare` command (its optimizer flags are added by the program). */

@@ -18,9 +18,11 @@ import {
   type FlagValues,
   type OptimizerFlag,
 } from '../optimizer-flags.js';
+import { checkOutputFree, holdOutput } from '../output.js';
 import { integer, names, number } from '../parsers.js';
-import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { describe, prepare, report, trainOne } from '../training.js';
+import { addRunFlags, type ResolvedRunFlags, type RunFlags } from '../run-flags.js';
+import { checkRuns, describe, prepare, report, trainOne } from '../training.js';
+import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `sweep` (the optimizer flags apart: see optimizer-flags.ts). */
 export interface SweepFlags extends RunFlags {
@@ -33,7 +35,7 @@ export interface SweepFlags extends RunFlags {
 
 /** The settings one sweep run varies. */
 export interface SweepRun {
-  flags: RunFlags;
+  flags: ResolvedRunFlags;
   values: FlagValues;
 }
 
@@ -82,13 +84,18 @@ export function sweepParameters(
   ];
 }
 
-/** Trains `flags.optimizer` once per value of `flags.param` and writes the report. */
+/**
+ * Trains `flags.optimizer` once per value of `flags.param` and writes the report. Every value
+ * is checked (parsed, then its run's options validated, then built against the data) before
+ * the first run trains.
+ */
 export async function sweep(
   context: CliContext,
-  flags: SweepFlags,
+  given: SweepFlags,
   optimizerFlags: readonly OptimizerFlag[],
   values: FlagValues,
 ): Promise<void> {
+  const flags = resolveRunFlags(given);
   const parameters = sweepParameters(flags.optimizer, optimizerFlags);
   const parameter = parameters.find((p) => p.name === flags.param);
   if (parameter == null) {
@@ -97,46 +104,62 @@ export async function sweep(
         parameters.map((p) => p.name).join(', '),
     );
   }
-  if (flags.values.length === 0) throw new Error('--values needs at least one value');
+  checkList('--values', flags.values, 'values');
   const variants = flags.values.map((text) => {
+    const where = `--values ${parameter.name}=${text}`;
     let value: unknown;
     try {
       value = parameter.parse(text);
     } catch (e) {
-      throw new Error(`--values for ${parameter.name}: ${(e as Error).message}`, { cause: e });
+      throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
     }
     const run = parameter.vary({ flags, values }, value);
-    const options = optimizerOptions([flags.optimizer], {
-      lr: run.flags.lr,
-      lrFor: run.flags.lrFor,
-      flags: run.values,
-    }).get(flags.optimizer)!;
-    return { label: `${flags.optimizer} ${parameter.name}=${formatValue(value)}`, run, options };
+    let options;
+    try {
+      run.flags = resolveRunFlags(run.flags);
+      options = optimizerOptions([flags.optimizer], {
+        lr: run.flags.lr,
+        lrFor: run.flags.lrFor,
+        flags: run.values,
+      }).get(flags.optimizer)!;
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
+    }
+    checkOptimizerOptions(flags.optimizer, options, where);
+    const shown = formatValue(value);
+    const label = `${flags.optimizer} ${parameter.name}=${shown}`;
+    return { run: { label, optimizer: flags.optimizer, options }, flags: run.flags, shown };
   });
+  checkList(
+    '--values',
+    variants.map((v) => v.shown),
+    'values',
+  );
   const out =
     flags.out ??
     join('reports', `sweep-${flags.model}-${flags.data}-${flags.optimizer}-${flags.param}`);
+  checkOutputFree(out);
   const { data, backend } = await prepare(context, flags);
-  const runs: LabelledRun[] = [];
-  for (const { label, run, options } of variants) {
-    const result = await trainOne(
-      context,
-      { label, optimizer: flags.optimizer, options },
-      run.flags,
-      data,
-    );
-    runs.push({ label, result });
+  checkRuns(context, variants, data);
+  const output = holdOutput(context, out);
+  try {
+    const runs: LabelledRun[] = [];
+    for (const { run, flags: runFlags } of variants) {
+      runs.push({ label: run.label, result: await trainOne(context, run, runFlags, data) });
+    }
+    await report(context, runs, {
+      title: `${flags.model} on ${data.name}: ${flags.optimizer}, ${flags.param} sweep`,
+      out,
+      details: describe(context, flags, {
+        data,
+        backend,
+        weightDecay: valueOf(values, 'weightDecay'),
+      }),
+      target: flags.target,
+    });
+  } finally {
+    output.release();
   }
-  await report(context, runs, {
-    title: `${flags.model} on ${data.name}: ${flags.optimizer}, ${flags.param} sweep`,
-    out,
-    details: describe(context, flags, {
-      data,
-      backend,
-      weightDecay: valueOf(values, 'weightDecay'),
-    }),
-    target: flags.target,
-  });
 }
 
 /** The `sweep` command (its optimizer flags are added by the program). */
