@@ -256,7 +256,11 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
         perAxis.forEach((s, axis) => {
           const key = `stat${b}_${axis}`;
           if (state.get(key, entry.modelVariable) == null) {
-            state.set(key, entry.modelVariable, tf.mul(tf.eye(s.shape[0]), matrixEps));
+            state.set(
+              key,
+              entry.modelVariable,
+              tf.tidy(() => tf.mul(tf.eye(s.shape[0]), matrixEps)),
+            );
           }
           state.accumulate(key, entry.modelVariable, s, beta2);
           s.dispose();

@@ -176,3 +176,23 @@ test('first-order optimizers skip non-finite steps (or throw), counted, weights 
     model.dispose();
   }
 });
+
+test('dispose() releases everything an optimizer created (every registry optimizer)', async () => {
+  const data = x();
+  for (const name of optimizerNames()) {
+    const model = createAutoencoder(12, [8, 3, 8]);
+    initializeLikePyTorch(model, 2);
+    const before = tf.memory().numTensors;
+    const { learningRate, options } = optimizerEntry(name).testing;
+    const optimizer = createOptimizerByName(name, model, { learningRate, ...options });
+    model.compile({ optimizer, loss: 'meanSquaredError' });
+    for (let i = 0; i < 3; i++) await model.trainOnBatch(data, data);
+    const state = await optimizer.getWeights();
+    await optimizer.setWeights(state);
+    disposeIterationCounters(state);
+    optimizer.dispose();
+    assert.equal(tf.memory().numTensors, before, `${name} leaves tensors behind after dispose`);
+    model.dispose();
+  }
+  data.dispose();
+});

@@ -102,8 +102,9 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     entries.forEach(({ variable, gradient }, i) => {
       let slots = this.slots[i];
       if (slots == null) {
+        // (In a tidy: the filled tensor is only the variable's initial value.)
         slots = names.map(() =>
-          tf.variable(tf.fill(variable.shape, this.initialSlotValue()), false),
+          tf.tidy(() => tf.variable(tf.fill(variable.shape, this.initialSlotValue()), false)),
         );
         this.slots[i] = slots;
       }
