@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { assert, Checks, tail } from './checks.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LIBRARY = join(ROOT, 'packages', 'eva-tfjs');
@@ -43,44 +44,9 @@ const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping
 
-let passed = 0;
-let failed = 0;
-const started = Date.now();
-
-function elapsed(since: number): string {
-  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
-}
+const checks = new Checks('consumer test');
 
 class CommandError extends Error {}
-
-/** Records one check; a thrown error fails it (and is printed) without stopping the others. */
-async function check(name: string, body: () => void | Promise<void>): Promise<boolean> {
-  const t0 = Date.now();
-  try {
-    await body();
-    passed++;
-    console.log(`  ok   ${name} (${elapsed(t0)})`);
-    return true;
-  } catch (e) {
-    failed++;
-    console.log(`  FAIL ${name} (${elapsed(t0)})`);
-    console.log(indent(e instanceof Error ? e.message : String(e)));
-    return false;
-  }
-}
-
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => `       ${line}`)
-    .join('\n');
-}
-
-function tail(text: string, lines = 40): string {
-  const all = text.trimEnd().split('\n');
-  return (all.length > lines ? ['[...]', ...all.slice(-lines)] : all).join('\n');
-}
 
 interface RunResult {
   stdout: string;
@@ -121,10 +87,6 @@ function run(
     );
   }
   return { stdout, stderr };
-}
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(message);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +404,7 @@ async function main(): Promise<void> {
     // -- Pack ------------------------------------------------------------------------------
     let tarball = '';
     let packedFiles: string[] = [];
-    const packed = await check('npm pack packages/eva-tfjs (prepack builds dist/)', () => {
+    const packed = await checks.check('npm pack packages/eva-tfjs (prepack builds dist/)', () => {
       // With --json the lifecycle scripts' output goes to stderr and stdout is the report.
       const { stdout } = run(NPM, ['pack', '--json', '--pack-destination', packDir], LIBRARY);
       const report = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as Array<{
@@ -463,7 +425,7 @@ async function main(): Promise<void> {
     });
     if (!packed) return;
 
-    await check('the tarball has every export target and no stale build output', () => {
+    await checks.check('the tarball has every export target and no stale build output', () => {
       const shipped = new Set(packedFiles);
       const manifest = JSON.parse(readFileSync(join(LIBRARY, 'package.json'), 'utf8')) as {
         main?: string;
@@ -516,14 +478,14 @@ async function main(): Promise<void> {
     const install = (...specs: string[]) =>
       run(NPM, ['install', '--no-audit', '--no-fund', '--loglevel=error', ...specs], app);
 
-    const baselineOk = await check('npm install @tensorflow/tfjs@^4.22.0 (baseline)', () => {
+    const baselineOk = await checks.check('npm install @tensorflow/tfjs@^4.22.0 (baseline)', () => {
       install('@tensorflow/tfjs@^4.22.0');
     });
     if (!baselineOk) return;
     const nodeModules = join(app, 'node_modules');
     const before = { packages: listPackages(nodeModules), size: treeSize(nodeModules) };
 
-    const installed = await check('npm install <tarball>', () => {
+    const installed = await checks.check('npm install <tarball>', () => {
       install(tarball);
     });
     if (!installed) return;
@@ -543,10 +505,10 @@ async function main(): Promise<void> {
       `       added: ${added.length} packages, ${mb(addedBytes)} (${mb(addedDisk)} on disk): ` +
         added.join(', '),
     );
-    await check(`install adds at most ${MAX_ADDED_PACKAGES} packages`, () => {
+    await checks.check(`install adds at most ${MAX_ADDED_PACKAGES} packages`, () => {
       assert(added.length <= MAX_ADDED_PACKAGES, `added ${added.length}: ${added.join(', ')}`);
     });
-    await check(`install adds at most ${mb(MAX_ADDED_BYTES)}`, () => {
+    await checks.check(`install adds at most ${mb(MAX_ADDED_BYTES)}`, () => {
       const worst = Math.max(addedBytes, addedDisk);
       assert(worst <= MAX_ADDED_BYTES, `added ${mb(worst)}`);
     });
@@ -558,7 +520,7 @@ async function main(): Promise<void> {
       ['ESM import', 'fit-esm.mjs'],
       ['CommonJS require', 'fit-cjs.cjs'],
     ] as const) {
-      await check(`model.fit with Eva from ${label} (${file}) lowers the loss`, () => {
+      await checks.check(`model.fit with Eva from ${label} (${file}) lowers the loss`, () => {
         const { stdout } = run(process.execPath, [file], app, { timeoutMs: 180_000 });
         const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
         assert(line, `no RESULT line in the output:\n${stdout}`);
@@ -583,15 +545,18 @@ async function main(): Promise<void> {
       "const { LocalCommunicator } = require('eva-tfjs/distributed');\n" +
         "if (typeof LocalCommunicator !== 'function') throw new Error('no LocalCommunicator');\n",
     );
-    await check("'eva-tfjs/distributed' loads from ESM import and CommonJS require", () => {
+    await checks.check("'eva-tfjs/distributed' loads from ESM import and CommonJS require", () => {
       run(process.execPath, ['distributed-esm.mjs'], app);
       run(process.execPath, ['distributed-cjs.cjs'], app);
     });
 
     // -- Tools for the type and bundle checks ------------------------------------------------
-    const toolsOk = await check(`npm install typescript@${tsMajor} vite@${viteVersion}`, () => {
-      install(`typescript@${tsMajor}`, `vite@${viteVersion}`);
-    });
+    const toolsOk = await checks.check(
+      `npm install typescript@${tsMajor} vite@${viteVersion}`,
+      () => {
+        install(`typescript@${tsMajor}`, `vite@${viteVersion}`);
+      },
+    );
 
     // -- Types -----------------------------------------------------------------------------------
     if (toolsOk) {
@@ -612,37 +577,40 @@ async function main(): Promise<void> {
         // No --skipLibCheck, so the shipped declarations are checked too; tfjs's own
         // declarations have errors under TypeScript 6 (@webgpu/types 0.1.38 against lib.dom's
         // WebGPU types, tfjs-layers' config types), which are reported and tolerated.
-        await check(`tsc ${installedTs} --strict ${flags.join(' ')} (${files.join(', ')})`, () => {
-          const result = spawnSync(process.execPath, [tsc, ...common, ...flags, ...files], {
-            cwd: app,
-            encoding: 'utf8',
-            timeout: 300_000,
-          });
-          const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-          // Every diagnostic line (`file(line,col): error TSnnnn: ...` or a global `error TSnnnn`).
-          const errors = output.split('\n').filter((l) => /\berror TS\d+:/.test(l));
-          const ours = errors.filter((l) => !THIRD_PARTY_DECLARATIONS.test(l));
-          assert(
-            ours.length === 0,
-            `type errors outside tfjs's declarations:\n${ours.join('\n')}\n--- full output ---\n${tail(output)}`,
-          );
-          assert(
-            result.status === 0 || errors.length > 0,
-            `tsc failed without type errors (${result.error ?? `exit ${result.status}`}):\n${tail(output)}`,
-          );
-          if (errors.length > 0) {
-            const byPackage = new Map<string, number>();
-            for (const l of errors) {
-              const pkg = THIRD_PARTY_DECLARATIONS.exec(l)?.[1] ?? '?';
-              byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + 1);
-            }
-            console.log(
-              `       note: ${errors.length} errors inside tfjs's own declarations tolerated ` +
-                `(none with --skipLibCheck): ` +
-                [...byPackage].map(([p, n]) => `${p} ${n}`).join(', '),
+        await checks.check(
+          `tsc ${installedTs} --strict ${flags.join(' ')} (${files.join(', ')})`,
+          () => {
+            const result = spawnSync(process.execPath, [tsc, ...common, ...flags, ...files], {
+              cwd: app,
+              encoding: 'utf8',
+              timeout: 300_000,
+            });
+            const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+            // Every diagnostic line (`file(line,col): error TSnnnn: ...` or a global `error TSnnnn`).
+            const errors = output.split('\n').filter((l) => /\berror TS\d+:/.test(l));
+            const ours = errors.filter((l) => !THIRD_PARTY_DECLARATIONS.test(l));
+            assert(
+              ours.length === 0,
+              `type errors outside tfjs's declarations:\n${ours.join('\n')}\n--- full output ---\n${tail(output)}`,
             );
-          }
-        });
+            assert(
+              result.status === 0 || errors.length > 0,
+              `tsc failed without type errors (${result.error ?? `exit ${result.status}`}):\n${tail(output)}`,
+            );
+            if (errors.length > 0) {
+              const byPackage = new Map<string, number>();
+              for (const l of errors) {
+                const pkg = THIRD_PARTY_DECLARATIONS.exec(l)?.[1] ?? '?';
+                byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + 1);
+              }
+              console.log(
+                `       note: ${errors.length} errors inside tfjs's own declarations tolerated ` +
+                  `(none with --skipLibCheck): ` +
+                  [...byPackage].map(([p, n]) => `${p} ${n}`).join(', '),
+              );
+            }
+          },
+        );
       }
 
       // -- Browser bundle ------------------------------------------------------------------------
@@ -661,7 +629,7 @@ async function main(): Promise<void> {
           name === 'eva'
             ? 'vite build of a page importing Eva and @tensorflow/tfjs'
             : 'vite build of the same page without eva-tfjs (size baseline)';
-        const built = await check(title, () => {
+        const built = await checks.check(title, () => {
           const { stdout, stderr } = run(
             process.execPath,
             [vite, 'build', pageDir, '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
@@ -687,7 +655,7 @@ async function main(): Promise<void> {
           console.log(`       JavaScript: ${kb(raw)} (${kb(gzip)} gzipped)`);
         });
         if (built && withEva) {
-          await check('the bundle imports no Node built-in', () => {
+          await checks.check('the bundle imports no Node built-in', () => {
             const hits = jsFiles(outDir).flatMap((file) =>
               nodeBuiltinReferences(readFileSync(file, 'utf8')).map(
                 (hit) => `${file.slice(outDir.length + 1)}: ${hit}`,
@@ -713,17 +681,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  failed++;
-  console.log(`consumer test aborted: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-}
-console.log(`consumer test: ${passed} passed, ${failed} failed (${elapsed(started)})`);
-if (failed > 0) {
-  // A failed setup step skips the checks that depend on it; say so instead of a silent pass.
-  console.log('consumer test FAILED');
-  process.exitCode = 1;
-} else if (passed === 0) {
-  process.exitCode = 1;
-}
+await checks.finish(main);

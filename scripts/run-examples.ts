@@ -18,51 +18,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assert, Checks, tail } from './checks.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-let passed = 0;
-let failed = 0;
-const started = Date.now();
-
-function elapsed(since: number): string {
-  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
-}
-
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => `       ${line}`)
-    .join('\n');
-}
-
-function tail(text: string, lines = 40): string {
-  const all = text.trimEnd().split('\n');
-  return (all.length > lines ? ['[...]', ...all.slice(-lines)] : all).join('\n');
-}
-
-/** Records one check; a thrown error fails it (and is printed) without stopping the others. */
-async function check(name: string, body: () => void | Promise<void>): Promise<boolean> {
-  const t0 = Date.now();
-  try {
-    await body();
-    passed++;
-    console.log(`  ok   ${name} (${elapsed(t0)})`);
-    return true;
-  } catch (e) {
-    failed++;
-    console.log(`  FAIL ${name} (${elapsed(t0)})`);
-    console.log(indent(e instanceof Error ? e.message : String(e)));
-    return false;
-  }
-}
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(message);
-}
+const checks = new Checks('examples');
 
 /** Runs a command with captured output; throws with the command and its output on failure. */
 function run(command: string, args: string[], timeoutMs = 300_000): string {
@@ -97,7 +59,7 @@ function run(command: string, args: string[], timeoutMs = 300_000): string {
 
 for (const example of ['node-fit-eva', 'custom-loop-kfac']) {
   const file = join('examples', example, 'main.ts');
-  await check(`${file} (node --conditions=eva-tfjs-source --import tsx)`, () => {
+  await checks.check(`${file} (node --conditions=eva-tfjs-source --import tsx)`, () => {
     const stdout = run(process.execPath, ['--conditions=eva-tfjs-source', '--import', 'tsx', file]);
     // Each example ends with a `loss <first> -> <last> ...` line and checks it itself.
     const summary = stdout
@@ -113,7 +75,7 @@ for (const example of ['node-fit-eva', 'custom-loop-kfac']) {
 
 const browserDir = join(EXAMPLES, 'browser-vite');
 const distDir = join(browserDir, 'dist');
-const built = await check('vite build examples/browser-vite', () => {
+const built = await checks.check('vite build examples/browser-vite', () => {
   const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
   run(process.execPath, [vite, 'build', 'examples/browser-vite', '--logLevel', 'warn']);
   const assets = existsSync(join(distDir, 'assets')) ? readdirSync(join(distDir, 'assets')) : [];
@@ -132,53 +94,58 @@ if (!built) {
       '(install it, e.g. `apt-get install chromium`, or set CHROMIUM_PATH)',
   );
 } else {
-  await check('examples/browser-vite trains in headless Chromium (vite preview)', async () => {
-    const { preview } = await import('vite');
-    const { chromium } = await import('playwright-core');
-    const server = await preview({
-      configFile: join(browserDir, 'vite.config.ts'),
-      preview: { port: 4174, strictPort: false, host: '127.0.0.1' },
-      logLevel: 'warn',
-    });
-    try {
-      const url = server.resolvedUrls?.local[0];
-      assert(url, 'vite preview gave no URL');
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions'],
+  await checks.check(
+    'examples/browser-vite trains in headless Chromium (vite preview)',
+    async () => {
+      const { preview } = await import('vite');
+      const { chromium } = await import('playwright-core');
+      const server = await preview({
+        configFile: join(browserDir, 'vite.config.ts'),
+        preview: { port: 4174, strictPort: false, host: '127.0.0.1' },
+        logLevel: 'warn',
       });
       try {
-        const page = await browser.newPage();
-        const pageErrors: string[] = [];
-        page.on('pageerror', (error) => pageErrors.push(String(error)));
-        page.on('console', (message) => {
-          if (message.type() === 'error') pageErrors.push(message.text());
+        const url = server.resolvedUrls?.local[0];
+        assert(url, 'vite preview gave no URL');
+        const browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          headless: true,
+          args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions'],
         });
-        // The cpu backend: deterministic and independent of the (absent) GPU.
-        await page.goto(`${url}?backend=cpu`);
-        // Strings, not functions: tsx would wrap functions in a __name() helper the page lacks.
-        await page.waitForFunction('window.__done === true', null, {
-          timeout: 120_000,
-          polling: 250,
-        });
-        const outcome = (await page.evaluate(
-          '({ result: window.__result, error: window.__error, status: document.querySelector("#status").textContent })',
-        )) as { result?: { first: number; last: number }; error?: string; status: string };
-        console.log(`       page: ${outcome.status}`);
-        assert(outcome.error == null, `the page reported an error: ${outcome.error}`);
-        assert(outcome.result, 'the page set __done without a __result');
-        const { first, last } = outcome.result;
-        assert(Number.isFinite(last) && last < first, `loss did not decrease: ${first} -> ${last}`);
-        assert(pageErrors.length === 0, `errors in the page:\n${pageErrors.join('\n')}`);
+        try {
+          const page = await browser.newPage();
+          const pageErrors: string[] = [];
+          page.on('pageerror', (error) => pageErrors.push(String(error)));
+          page.on('console', (message) => {
+            if (message.type() === 'error') pageErrors.push(message.text());
+          });
+          // The cpu backend: deterministic and independent of the (absent) GPU.
+          await page.goto(`${url}?backend=cpu`);
+          // Strings, not functions: tsx would wrap functions in a __name() helper the page lacks.
+          await page.waitForFunction('window.__done === true', null, {
+            timeout: 120_000,
+            polling: 250,
+          });
+          const outcome = (await page.evaluate(
+            '({ result: window.__result, error: window.__error, status: document.querySelector("#status").textContent })',
+          )) as { result?: { first: number; last: number }; error?: string; status: string };
+          console.log(`       page: ${outcome.status}`);
+          assert(outcome.error == null, `the page reported an error: ${outcome.error}`);
+          assert(outcome.result, 'the page set __done without a __result');
+          const { first, last } = outcome.result;
+          assert(
+            Number.isFinite(last) && last < first,
+            `loss did not decrease: ${first} -> ${last}`,
+          );
+          assert(pageErrors.length === 0, `errors in the page:\n${pageErrors.join('\n')}`);
+        } finally {
+          await browser.close();
+        }
       } finally {
-        await browser.close();
+        await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
       }
-    } finally {
-      await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
-    }
-  });
+    },
+  );
 }
 
-console.log(`examples: ${passed} passed, ${failed} failed (${elapsed(started)})`);
-if (failed > 0 || passed === 0) process.exitCode = 1;
+checks.summarize();
