@@ -16,6 +16,7 @@ import {
   type RunResult,
 } from '../experiments/train-run.js';
 import type { CliContext } from './context.js';
+import { holdOutput } from './output.js';
 import type { ResolvedRunFlags } from './run-flags.js';
 
 /** One run of a command: its label, the registry optimizer and its options. */
@@ -207,4 +208,26 @@ export async function report(
     target: options.target,
   });
   console.log(`\n${summary}\nReport written to ${options.out}`);
+}
+
+/**
+ * Trains each planned run in turn on `data` and writes their report to `report.out`, holding the
+ * output directory for the whole time (compare, sweep).
+ */
+export async function trainAndReport(
+  context: CliContext,
+  planned: ReadonlyArray<{ run: RunSpec; flags: ResolvedRunFlags }>,
+  data: Dataset,
+  options: Parameters<typeof report>[2],
+): Promise<void> {
+  const output = holdOutput(context, options.out);
+  try {
+    const runs: LabelledRun[] = [];
+    for (const { run, flags } of planned) {
+      runs.push({ label: run.label, result: await trainOne(context, run, flags, data) });
+    }
+    await report(context, runs, options);
+  } finally {
+    output.release();
+  }
 }

@@ -5,13 +5,12 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { optimizerNames } from 'eva-tfjs';
-import type { LabelledRun } from '../../experiments/report.js';
 import type { CliContext } from '../context.js';
 import { flagValues, optimizerOptions, valueOf, type FlagValues } from '../optimizer-flags.js';
-import { checkOutputFree, holdOutput } from '../output.js';
+import { checkOutputFree } from '../output.js';
 import { names, number } from '../parsers.js';
 import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { checkRuns, describe, prepare, report, trainOne } from '../training.js';
+import { checkRuns, describe, prepare, trainAndReport } from '../training.js';
 import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `compare` (the optimizer flags apart: see optimizer-flags.ts). */
@@ -42,25 +41,16 @@ export async function compare(
     flags,
   }));
   checkRuns(context, planned, data);
-  const output = holdOutput(context, out);
-  try {
-    const runs: LabelledRun[] = [];
-    for (const { run } of planned) {
-      runs.push({ label: run.label, result: await trainOne(context, run, flags, data) });
-    }
-    await report(context, runs, {
-      title: `${flags.model} on ${data.name}: ${flags.optimizers.join(' vs ')}`,
-      out,
-      details: describe(context, flags, {
-        data,
-        backend,
-        weightDecay: valueOf(values, 'weightDecay'),
-      }),
-      target: flags.target,
-    });
-  } finally {
-    output.release();
-  }
+  await trainAndReport(context, planned, data, {
+    title: `${flags.model} on ${data.name}: ${flags.optimizers.join(' vs ')}`,
+    out,
+    details: describe(context, flags, {
+      data,
+      backend,
+      weightDecay: valueOf(values, 'weightDecay'),
+    }),
+    target: flags.target,
+  });
 }
 
 /** The `compare` command (its optimizer flags are added by the program). */

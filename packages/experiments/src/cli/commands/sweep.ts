@@ -7,7 +7,6 @@
 import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import { optimizerEntry, optimizerNames } from 'eva-tfjs';
-import type { LabelledRun } from '../../experiments/report.js';
 import type { CliContext } from '../context.js';
 import {
   flagValues,
@@ -18,10 +17,10 @@ import {
   type FlagValues,
   type OptimizerFlag,
 } from '../optimizer-flags.js';
-import { checkOutputFree, holdOutput } from '../output.js';
+import { checkOutputFree } from '../output.js';
 import { integer, names, number } from '../parsers.js';
 import { addRunFlags, type ResolvedRunFlags, type RunFlags } from '../run-flags.js';
-import { checkRuns, describe, prepare, report, trainOne } from '../training.js';
+import { checkRuns, describe, prepare, trainAndReport } from '../training.js';
 import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `sweep` (the optimizer flags apart: see optimizer-flags.ts). */
@@ -141,25 +140,16 @@ export async function sweep(
   checkOutputFree(out);
   const { data, backend } = await prepare(context, flags);
   checkRuns(context, variants, data);
-  const output = holdOutput(context, out);
-  try {
-    const runs: LabelledRun[] = [];
-    for (const { run, flags: runFlags } of variants) {
-      runs.push({ label: run.label, result: await trainOne(context, run, runFlags, data) });
-    }
-    await report(context, runs, {
-      title: `${flags.model} on ${data.name}: ${flags.optimizer}, ${flags.param} sweep`,
-      out,
-      details: describe(context, flags, {
-        data,
-        backend,
-        weightDecay: valueOf(values, 'weightDecay'),
-      }),
-      target: flags.target,
-    });
-  } finally {
-    output.release();
-  }
+  await trainAndReport(context, variants, data, {
+    title: `${flags.model} on ${data.name}: ${flags.optimizer}, ${flags.param} sweep`,
+    out,
+    details: describe(context, flags, {
+      data,
+      backend,
+      weightDecay: valueOf(values, 'weightDecay'),
+    }),
+    target: flags.target,
+  });
 }
 
 /** The `sweep` command (its optimizer flags are added by the program). */
