@@ -107,7 +107,7 @@ test('train: progress, per-epoch metrics, JSON log, checkpoint, --resume', async
     '--resume',
   ]);
   assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /resumed after epoch 2/);
+  assert.match(again.stdout, /eva: finished earlier: taken from its checkpoint/);
 });
 
 test('compare: classifier report with accuracy, per-optimizer learning rates and plots', async () => {

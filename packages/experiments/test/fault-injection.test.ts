@@ -208,7 +208,7 @@ describe('fault injection', { concurrency: 2 }, () => {
     assert.equal(temporaries(out).length, 1, 'the log temporary');
 
     const output = await complete(out);
-    assert.match(output, /resumed after epoch 4/);
+    assert.match(output, /eva: finished earlier: taken from its checkpoint/);
     assert.deepEqual(comparable(logRows(out)), comparable(expected));
     assert.deepEqual(temporaries(out), []);
     assert.deepEqual(temporaries(checkpoints), []);
@@ -313,6 +313,53 @@ describe('fault injection', { concurrency: 2 }, () => {
     const output = await complete(out);
     assert.match(output, new RegExp(`resumed after epoch ${done}`));
     assert.deepEqual(comparable(logRows(out)), comparable(expected));
+  });
+
+  test('compare: killed in its second run, --resume takes the first from its checkpoint', async () => {
+    const compareArgs = (out: string, resume: boolean) => [
+      ...NODE.slice(1),
+      MAIN,
+      'compare',
+      ...RUN.slice(1, RUN.indexOf('--optimizer')),
+      '--epochs',
+      '2',
+      '--optimizers',
+      'sgd,eva',
+      '--out',
+      out,
+      ...(resume ? ['--resume'] : []),
+    ];
+    const runsOf = (out: string) =>
+      (
+        JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+          runs: { label: string; result: { epochs: Row[] } }[];
+        }
+      ).runs.map((r) => ({ label: r.label, epochs: comparable(r.result.epochs) }));
+    const whole = join(root, 'compare-whole');
+    const uninterrupted = await launch(NODE[0]!, compareArgs(whole, false)).exited;
+    assert.equal(uninterrupted.code, 0, uninterrupted.output);
+
+    const out = join(root, 'compare-killed');
+    const nothing = await launch(NODE[0]!, compareArgs(out, true)).exited;
+    assert.equal(nothing.code, 1, nothing.output);
+    assert.match(nothing.output, /--resume: nothing to resume from: no run of .* has a checkpoint/);
+    // sgd's 2 checkpoints, then eva's first: killed once it is published.
+    const killed = await launch(NODE[0]!, compareArgs(out, false), {
+      EVA_TFJS_FAILPOINT: 'checkpoint-published@3',
+    }).exited;
+    assert.equal(killed.signal, 'SIGKILL', killed.output);
+    assert.ok(!existsSync(join(out, 'results.json')), 'no report yet');
+    assert.equal(logRows(join(out, 'runs', 'sgd')).length, 2);
+    const resumed = await launch(NODE[0]!, compareArgs(out, true)).exited;
+    assert.equal(resumed.code, 0, resumed.output);
+    assert.match(resumed.output, /sgd: finished earlier: taken from its checkpoint/);
+    assert.match(resumed.output, /eva: resumed after epoch 1/);
+    assert.doesNotMatch(resumed.output, /sgd +epoch 1\/2 \[/, 'sgd does not train again');
+    assert.deepEqual(runsOf(out), runsOf(whole));
+    assert.deepEqual(
+      comparable(logRows(join(out, 'runs', 'eva'))),
+      comparable(logRows(join(whole, 'runs', 'eva'))),
+    );
   });
 
   test('a second run on a directory in use is refused; SIGTERM exits 143', async () => {

@@ -3,10 +3,12 @@
  * progress bar and per-epoch lines, the run details of reports, and the report of several runs.
  */
 import cliProgress from 'cli-progress';
+import { join } from 'node:path';
 import type { RegistryOptions } from 'eva-tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { setupBackend } from '../experiments/backend-setup.js';
+import { hasCheckpoint, writeFileAtomic } from '../experiments/checkpoint.js';
 import { writeReport, type LabelledRun } from '../experiments/report.js';
 import {
   checkRun,
@@ -183,7 +185,9 @@ export async function trainOne(
     stop();
     forget();
   }
-  if (result.resumedAfter > 0)
+  if (result.resumedAfter > 0 && result.resumedAfter === flags.epochs)
+    context.say(`  ${label}: finished earlier: taken from its checkpoint`);
+  else if (result.resumedAfter > 0)
     context.say(`  ${label}: resumed after epoch ${result.resumedAfter}`);
   for (const e of result.epochs) context.say(epochLine(label, e));
   return result;
@@ -210,23 +214,69 @@ export async function report(
   console.log(`\n${summary}\nReport written to ${options.out}`);
 }
 
+/** `log.jsonl`: one JSON line per epoch record, labelled with the run. */
+export function logText(label: string, epochs: readonly EpochRecord[]): string {
+  return epochs.map((record) => `${JSON.stringify({ run: label, ...record })}\n`).join('');
+}
+
+/**
+ * Where one run of a several-run command (compare, sweep) keeps its checkpoint and log:
+ * `<out>/runs/<label>`, the label made safe as a directory name.
+ */
+export function runDirectory(out: string, label: string): string {
+  return join(out, 'runs', label.replace(/[^A-Za-z0-9._=@+-]+/g, '_'));
+}
+
+/** The help text of compare's and sweep's `--resume`. */
+export const RESUME_DESCRIPTION =
+  'continue: runs that finished are taken from their checkpoints under <out>/runs, an ' +
+  'interrupted one continues from its last epoch (an error when no run has a checkpoint)';
+
+/**
+ * Throws unless at least one of the planned runs of a `--resume`d compare or sweep has a
+ * checkpoint to resume from.
+ */
+export function checkAnyResumable(out: string, labels: readonly string[]): void {
+  if (labels.some((label) => hasCheckpoint(join(runDirectory(out, label), 'checkpoint')))) return;
+  throw new Error(
+    `--resume: nothing to resume from: no run of ${out} has a checkpoint ` +
+      `(looked in ${join(out, 'runs')}); run without --resume to start afresh`,
+  );
+}
+
 /**
  * Trains each planned run in turn on `data` and writes their report to `report.out`, holding the
- * output directory for the whole time (compare, sweep).
+ * output directory for the whole time (compare, sweep). Each run checkpoints after every epoch
+ * into {@link runDirectory} and keeps its `log.jsonl` there; with `resume`, runs that finished
+ * are taken from their checkpoints without training, an interrupted one continues from its last
+ * epoch and runs without a checkpoint start afresh.
  */
 export async function trainAndReport(
   context: CliContext,
   planned: ReadonlyArray<{ run: RunSpec; flags: ResolvedRunFlags }>,
   data: Dataset,
-  options: Parameters<typeof report>[2],
+  options: Parameters<typeof report>[2] & { resume?: boolean },
 ): Promise<void> {
-  const output = holdOutput(context, options.out);
+  const { resume, ...reportOptions } = options;
+  const directories = planned.map(({ run }) => runDirectory(options.out, run.label));
+  const output = holdOutput(
+    context,
+    options.out,
+    directories.map((dir) => join(dir, 'checkpoint')),
+  );
   try {
     const runs: LabelledRun[] = [];
-    for (const { run, flags } of planned) {
-      runs.push({ label: run.label, result: await trainOne(context, run, flags, data) });
+    for (const [i, { run, flags }] of planned.entries()) {
+      const checkpointDir = join(directories[i]!, 'checkpoint');
+      const log = join(directories[i]!, 'log.jsonl');
+      const result = await trainOne(context, run, flags, data, {
+        checkpointDir,
+        resume: resume === true && hasCheckpoint(checkpointDir),
+        onCheckpoint: (epochs) => writeFileAtomic(log, logText(run.label, epochs)),
+      });
+      runs.push({ label: run.label, result });
     }
-    await report(context, runs, options);
+    await report(context, runs, reportOptions);
   } finally {
     output.release();
   }

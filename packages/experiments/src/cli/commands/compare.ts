@@ -10,13 +10,21 @@ import { flagValues, optimizerOptions, valueOf, type FlagValues } from '../optim
 import { checkOutputFree } from '../output.js';
 import { names, number } from '../parsers.js';
 import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { checkRuns, describe, prepare, trainAndReport } from '../training.js';
+import {
+  checkAnyResumable,
+  checkRuns,
+  describe,
+  prepare,
+  RESUME_DESCRIPTION,
+  trainAndReport,
+} from '../training.js';
 import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `compare` (the optimizer flags apart: see optimizer-flags.ts). */
 export interface CompareFlags extends RunFlags {
   optimizers: string[];
   target?: number;
+  resume?: boolean;
 }
 
 /** Trains each of `flags.optimizers` in turn and writes the report. */
@@ -35,11 +43,16 @@ export async function compare(
   for (const [name, options] of perOptimizer) checkOptimizerOptions(name, options);
   const out = flags.out ?? join('reports', `compare-${flags.model}-${flags.data}`);
   checkOutputFree(out);
-  const { data, backend } = await prepare(context, flags);
   const planned = [...perOptimizer].map(([name, options]) => ({
     run: { label: name, optimizer: name, options },
     flags,
   }));
+  if (given.resume)
+    checkAnyResumable(
+      out,
+      planned.map(({ run }) => run.label),
+    );
+  const { data, backend } = await prepare(context, flags);
   checkRuns(context, planned, data);
   await trainAndReport(context, planned, data, {
     title: `${flags.model} on ${data.name}: ${flags.optimizers.join(' vs ')}`,
@@ -50,6 +63,7 @@ export async function compare(
       weightDecay: valueOf(values, 'weightDecay'),
     }),
     target: flags.target,
+    resume: given.resume,
   });
 }
 
@@ -70,6 +84,7 @@ export function compareCommand(context: CliContext): Command {
       'target test loss (accuracy for classifiers) for time-to-target',
       number('--target'),
     )
+    .option('--resume', RESUME_DESCRIPTION)
     .action(async (flags: CompareFlags, command: Command) =>
       compare(context, flags, flagValues(command)),
     );

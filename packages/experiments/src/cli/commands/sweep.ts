@@ -20,7 +20,14 @@ import {
 import { checkOutputFree } from '../output.js';
 import { integer, names, number } from '../parsers.js';
 import { addRunFlags, type ResolvedRunFlags, type RunFlags } from '../run-flags.js';
-import { checkRuns, describe, prepare, trainAndReport } from '../training.js';
+import {
+  checkAnyResumable,
+  checkRuns,
+  describe,
+  prepare,
+  RESUME_DESCRIPTION,
+  trainAndReport,
+} from '../training.js';
 import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `sweep` (the optimizer flags apart: see optimizer-flags.ts). */
@@ -30,6 +37,7 @@ export interface SweepFlags extends RunFlags {
   /** The values as typed (parsed by the parameter). */
   values: string[];
   target?: number;
+  resume?: boolean;
 }
 
 /** The settings one sweep run varies. */
@@ -138,6 +146,11 @@ export async function sweep(
     flags.out ??
     join('reports', `sweep-${flags.model}-${flags.data}-${flags.optimizer}-${flags.param}`);
   checkOutputFree(out);
+  if (given.resume)
+    checkAnyResumable(
+      out,
+      variants.map(({ run }) => run.label),
+    );
   const { data, backend } = await prepare(context, flags);
   checkRuns(context, variants, data);
   await trainAndReport(context, variants, data, {
@@ -149,6 +162,7 @@ export async function sweep(
       weightDecay: valueOf(values, 'weightDecay'),
     }),
     target: flags.target,
+    resume: given.resume,
   });
 }
 
@@ -172,6 +186,7 @@ export function sweepCommand(context: CliContext): Command {
       names,
     )
     .option('--target <x>', 'target test loss (accuracy for classifiers)', number('--target'))
+    .option('--resume', RESUME_DESCRIPTION)
     .action(async (flags: SweepFlags, command: Command) =>
       sweep(context, flags, optimizerFlagsOf(command), flagValues(command)),
     );

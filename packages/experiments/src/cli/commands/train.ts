@@ -11,23 +11,17 @@ import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import { optimizerNames } from 'eva-tfjs';
 import { checkpointFile, hasCheckpoint, writeFileAtomic } from '../../experiments/checkpoint.js';
-import type { EpochRecord } from '../../experiments/train-run.js';
 import type { CliContext } from '../context.js';
 import { flagValues, optimizerOptions, valueOf, type FlagValues } from '../optimizer-flags.js';
 import { checkOutputFree, holdOutput } from '../output.js';
 import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { checkRuns, describe, metric, prepare, trainOne } from '../training.js';
+import { checkRuns, describe, logText, metric, prepare, trainOne } from '../training.js';
 import { checkOptimizerOptions, checkResumable, resolveRunFlags } from '../validation.js';
 
 /** The flags of `train` (the optimizer flags apart: see optimizer-flags.ts). */
 export interface TrainFlags extends RunFlags {
   optimizer: string;
   resume?: boolean;
-}
-
-/** `log.jsonl`: one JSON line per epoch record, labelled with the run. */
-function logText(label: string, epochs: readonly EpochRecord[]): string {
-  return epochs.map((record) => `${JSON.stringify({ run: label, ...record })}\n`).join('');
 }
 
 /** Trains `flags.optimizer` with the optimizer flag values `values`. */
