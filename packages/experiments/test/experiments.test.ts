@@ -14,7 +14,7 @@ import { initializeLikePyTorch } from '../src/models/initialize.js';
 import { createOptimizerByName, enableFastKernels } from 'eva-tfjs';
 import { loadCheckpoint, saveCheckpoint } from '../src/experiments/checkpoint.js';
 import { runTraining, type RunResult } from '../src/experiments/train-run.js';
-import { defaultTarget, writeReport } from '../src/experiments/report.js';
+import { defaultTarget, verdicts, writeReport } from '../src/experiments/report.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { randomValues, useCpu } from '../../eva-tfjs/test/helpers.js';
 
@@ -202,6 +202,14 @@ test('reports: summary table, time to target, plots and JSON', async () => {
     /\| eva \| 0\.1 \| 0\.40000 \| 0\.40000 \| 0\.40000 \| 6\.0 \| 2\.00 \| 2 \| 4\.0 \| 0 \|/,
   );
   assert.match(summary, /eva-tfjs compare x/);
+  assert.match(
+    summary,
+    /- eva reached sgd's final test loss 0\.60000 at epoch 2 of 3, in 4\.0 s against 3\.0 s/,
+  );
+  assert.deepEqual(verdicts([runs[0]!, run('kfac', [0.9, 0.8, 0.7])]), [
+    "kfac did not reach sgd's final test loss 0.60000 in 3 epochs (its best: 0.70000)",
+  ]);
+  assert.deepEqual(verdicts([runs[1]!]), [], 'no verdict without an SGD run');
   for (const file of [
     'test-loss-vs-epoch.svg',
     'test-loss-vs-time.svg',

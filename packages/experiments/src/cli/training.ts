@@ -9,7 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { setupBackend } from '../experiments/backend-setup.js';
 import { hasCheckpoint, writeFileAtomic } from '../experiments/checkpoint.js';
-import { writeReport, type LabelledRun } from '../experiments/report.js';
+import { verdicts, writeReport, type LabelledRun } from '../experiments/report.js';
 import {
   checkRun,
   runTraining,
@@ -212,6 +212,8 @@ export async function report(
     target: options.target,
   });
   console.log(`\n${summary}\nReport written to ${options.out}`);
+  const verdict = verdicts(runs);
+  if (verdict.length > 0) console.log(`\n${verdict.join('\n')}`);
 }
 
 /** `log.jsonl`: one JSON line per epoch record, labelled with the run. */
