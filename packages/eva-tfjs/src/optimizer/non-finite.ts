@@ -9,7 +9,8 @@ import type { NonFinitePolicy } from './options.js';
 /** One scalar host read: are all `tensors` finite? */
 export function allFinite(tensors: readonly tf.Tensor[]): boolean {
   if (tensors.length === 0) return true;
-  const total = tf.tidy(() => tf.addN(tensors.map((t) => tf.sum(t))));
+  // Scalars (the gradients' squared norms) enter the sum as they are: no launch per scalar.
+  const total = tf.tidy(() => tf.addN(tensors.map((t) => (t.rank === 0 ? t : tf.sum(t)))));
   const value = total.dataSync()[0]!;
   total.dispose();
   return Number.isFinite(value);

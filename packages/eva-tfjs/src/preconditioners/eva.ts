@@ -33,7 +33,7 @@ export const evaStatistics: StatisticFunctions = {
   gradientDegree: 1,
 };
 
-/** The scalars of one layer's Eva update. */
+/** The scalars of one layer's Eva update (and the pieces of `a` the update reuses). */
 export interface EvaTerms {
   /** `c = a^T Gt g / (|a|^2 |g|^2 + gamma)`. */
   coefficient: tf.Scalar;
@@ -43,9 +43,16 @@ export interface EvaTerms {
   gradientSquaredNorm: tf.Scalar;
   /** `|a|^2 |g|^2`. */
   vectorSquaredNorms: tf.Scalar;
+  /** The kernel part of `a` as a column `[in, 1]`. */
+  aColumn: tf.Tensor2D;
+  /** The bias element of `a`; null when the layer has no bias gradient. */
+  aBias: tf.Scalar | null;
 }
 
-/** Computes the scalars of Eva's update for one layer (call inside a tidy). */
+/**
+ * Computes the scalars of Eva's update for one layer (call inside a tidy). Written for few
+ * kernel launches: at small batches a step's fixed cost is mostly launches of tiny ops.
+ */
 export function evaTerms(
   grad: LayerGradient,
   a: tf.Tensor1D,
@@ -53,23 +60,27 @@ export function evaTerms(
   damping: number,
 ): EvaTerms {
   const { weight: aw, bias: ab } = splitActivation(a, grad);
-  const gColumn = tf.reshape(g, [-1, 1]) as tf.Tensor2D;
-  let aGg: tf.Tensor = tf.sum(tf.mul(tf.reshape(tf.matMul(grad.kernel, gColumn), [-1]), aw));
+  const aColumn = tf.reshape(aw, [-1, 1]) as tf.Tensor2D;
+  // a^T Gt: one product over the kernel ([1, out]), plus the bias row weighted by its element.
+  let aG: tf.Tensor = tf.matMul(aColumn, grad.kernel, true, false);
   let gradientSquaredNorm: tf.Tensor = grad.squaredNorm ?? tf.sum(tf.square(grad.kernel));
-  let aa: tf.Tensor = tf.sum(tf.square(aw));
   if (grad.bias != null && ab != null) {
-    aGg = tf.add(aGg, tf.mul(ab, tf.sum(tf.mul(grad.bias, g))));
+    aG = tf.add(aG, tf.mul(grad.bias, ab));
     if (grad.squaredNorm == null) {
       gradientSquaredNorm = tf.add(gradientSquaredNorm, tf.sum(tf.square(grad.bias)));
     }
-    aa = tf.add(aa, tf.square(ab));
   }
+  const aGg = tf.reshape(tf.matMul(aG, tf.reshape(g, [-1, 1])), []);
+  // |a|^2 over the entries in use: all of `a` with a bias gradient, its kernel part without.
+  const aa = tf.sum(tf.square(grad.bias != null && ab != null ? a : aw));
   const vectorSquaredNorms = tf.mul(aa, tf.sum(tf.square(g)));
   return {
     coefficient: tf.div(aGg, tf.add(vectorSquaredNorms, damping)) as tf.Scalar,
     aGg: aGg as tf.Scalar,
     gradientSquaredNorm: gradientSquaredNorm as tf.Scalar,
     vectorSquaredNorms: vectorSquaredNorms as tf.Scalar,
+    aColumn,
+    aBias: ab,
   };
 }
 
@@ -95,26 +106,25 @@ export function evaSquaredNorm(terms: EvaTerms, damping: number): tf.Scalar {
 
 /**
  * The preconditioned gradient `scale * (Gt - c a g^T) / gamma`, split back into kernel
- * (`[in, out]`) and bias; `scale` is the KL-clipping factor (null: 1).
+ * (`[in, out]`) and bias; `scale` is the KL-clipping factor (null: 1). Three passes over the
+ * kernel: its scaling, the rank-one term and their difference.
  */
 export function evaApply(
   grad: LayerGradient,
-  a: tf.Tensor1D,
   g: tf.Tensor1D,
   terms: EvaTerms,
   damping: number,
   scale: tf.Scalar | null,
 ): LayerGradient {
-  const { weight: aw, bias: ab } = splitActivation(a, grad);
   const gradScale = scale == null ? tf.scalar(1 / damping) : tf.div(scale, damping);
-  const scaledG = tf.mul(g, tf.mul(gradScale, terms.coefficient));
+  const h = tf.mul(g, tf.mul(gradScale, terms.coefficient));
   const kernel = tf.sub(
     tf.mul(grad.kernel, gradScale),
-    tf.mul(tf.reshape(aw, [-1, 1]), tf.reshape(scaledG, [1, -1])),
+    tf.mul(terms.aColumn, tf.reshape(h, [1, -1])),
   ) as tf.Tensor2D;
   const bias =
-    grad.bias != null && ab != null
-      ? (tf.sub(tf.mul(grad.bias, gradScale), tf.mul(scaledG, ab)) as tf.Tensor1D)
+    grad.bias != null && terms.aBias != null
+      ? (tf.sub(tf.mul(grad.bias, gradScale), tf.mul(h, terms.aBias)) as tf.Tensor1D)
       : null;
   return { kernel, bias };
 }
@@ -164,7 +174,7 @@ export const evaAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
       dotGradient: () => evaKlSize(terms, damping),
       squaredNorm: () => evaSquaredNorm(terms, damping),
       gradientSquaredNorm: () => terms.gradientSquaredNorm,
-      scaled: (scale) => evaApply(gradient, a, g, terms, damping, scale),
+      scaled: (scale) => evaApply(gradient, g, terms, damping, scale),
     };
   },
 };
