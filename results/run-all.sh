@@ -1,33 +1,82 @@
 #!/bin/sh
 # The commands that made the reports under results/ (2-core machine, wasm backend).
+#
+#   results/run-all.sh [stage ...]     (no stage: all of them, in this order)
+#
+# Every run is resumable: a report that exists (results.json) is skipped, and a compare or sweep
+# that was interrupted continues from its per-run checkpoints (--resume). Long stages belong in
+# the background:  nohup results/run-all.sh fashion-fig4 > results/logs/fashion-fig4.log 2>&1 &
 # Fashion-MNIST needs Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist).
 set -e
 cd "$(dirname "$0")/.."
 CLI="node --conditions=eva-tfjs-source --import tsx packages/experiments/src/cli/main.ts"
 
-# 1. Learning-rate tuning of the first-order baselines on the autoencoder (3 values each).
-$CLI sweep --model autoencoder --data mnist --optimizer sgd --param lr --values 0.1,0.3,1 \
-  --epochs 10 --out results/autoencoder-mnist-sgd-lr
-$CLI sweep --model autoencoder --data mnist --optimizer adagrad --param lr --values 0.003,0.01,0.03 \
-  --epochs 10 --out results/autoencoder-mnist-adagrad-lr
+# run <out> <command and flags...>: skip a finished report, resume an interrupted one.
+run() {
+  out=$1
+  shift
+  if [ -f "$out/results.json" ]; then
+    echo "done already: $out"
+  elif ls "$out"/runs/*/checkpoint/checkpoint.bin >/dev/null 2>&1; then
+    $CLI "$@" --out "$out" --resume
+  else
+    $CLI "$@" --out "$out"
+  fi
+}
+best_lr() { node results/best-lr.mjs "$1/results.json"; }
 
-# 2. The paper's comparison on the autoencoder (MNIST): each first-order baseline at its best lr
-#    from step 1 (SGD 1, Adagrad 0.003); Eva and K-FAC at the paper's 0.1; Shampoo (grafted to
-#    SGD's step size) at SGD's lr. K-FAC and Shampoo refresh inverses every 10 steps.
-$CLI compare --model autoencoder --data mnist --optimizers sgd,adagrad,eva,kfac,shampoo \
-  --lr-for sgd=1,adagrad=0.003,shampoo=1 --lr 0.1 --inv-update-freq 10 --epochs 10 \
-  --out results/autoencoder-mnist
+# The first round's small runs (8k MNIST, 20k Fashion-MNIST, short CNN).
+small() {
+  run results/autoencoder-mnist-sgd-lr sweep --model autoencoder --data mnist --optimizer sgd \
+    --param lr --values 0.1,0.3,1 --epochs 10
+  run results/autoencoder-mnist-adagrad-lr sweep --model autoencoder --data mnist \
+    --optimizer adagrad --param lr --values 0.003,0.01,0.03 --epochs 10
+  run results/autoencoder-mnist compare --model autoencoder --data mnist \
+    --optimizers sgd,adagrad,eva,kfac,shampoo --lr-for sgd=1,adagrad=0.003,shampoo=1 --lr 0.1 \
+    --inv-update-freq 10 --epochs 10
+  run results/autoencoder-fashion-mnist compare --model autoencoder --data fashion-mnist \
+    --train-limit 20000 --test-limit 5000 --optimizers sgd,eva,kfac --lr-for sgd=1 --lr 0.1 \
+    --inv-update-freq 10 --epochs 5
+  run results/vgg-fashion-mnist compare --model vgg --data fashion-mnist --train-limit 6000 \
+    --test-limit 2000 --optimizers sgd,eva,kfac --lr 0.05 --inv-update-freq 10 --batch-size 128 \
+    --epochs 3 --weight-decay 5e-4
+  run results/autoencoder-mnist-eva-lr sweep --model autoencoder --data mnist --optimizer eva \
+    --param lr --values 0.1,0.3,1 --epochs 10
+}
 
-# 3. The autoencoder on Fashion-MNIST (20,000 training images to fit the machine's time budget).
-$CLI compare --model autoencoder --data fashion-mnist --train-limit 20000 --test-limit 5000 \
-  --optimizers sgd,eva,kfac --lr-for sgd=1 --lr 0.1 --inv-update-freq 10 --epochs 5 \
-  --out results/autoencoder-fashion-mnist
+# The quick start's setting (npm start): the embedded 8k MNIST digits, batch 250, 10 epochs,
+# 2 warm-up epochs; SGD's and Eva's learning rates tuned.
+QUICK="--model autoencoder --data mnist --batch-size 250 --epochs 10 --warmup-epochs 2"
+quick() {
+  run results/quick-start-sgd-lr sweep $QUICK --optimizer sgd --param lr --values 0.1,0.3,1,3
+  run results/quick-start-eva-lr sweep $QUICK --optimizer eva --param lr --values 0.03,0.1,0.3
+}
 
-# 4. A small CNN classifier (VGG-style with BatchNorm, momentum 0.9) on Fashion-MNIST.
-$CLI compare --model vgg --data fashion-mnist --train-limit 6000 --test-limit 2000 \
-  --optimizers sgd,eva,kfac --lr 0.05 --inv-update-freq 10 --batch-size 128 --epochs 3 \
-  --weight-decay 5e-4 --out results/vgg-fashion-mnist
+# Paper scale, Fashion-MNIST (60k / 10k) autoencoder at the paper's batch 1000.
+# Learning-rate sweeps of the first-order baselines: 10 epochs, 1 warm-up epoch, linear decay.
+FASHION="--model autoencoder --data fashion-mnist --batch-size 1000"
+fashion_sweeps() {
+  run results/fashion-mnist-autoencoder-sgd-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
+    --optimizer sgd --param lr --values 0.1,0.3,0.6,1
+  run results/fashion-mnist-autoencoder-adagrad-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
+    --optimizer adagrad --param lr --values 0.003,0.01,0.03
+  run results/fashion-mnist-autoencoder-adam-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
+    --optimizer adam --param lr --values 0.0003,0.001,0.003
+}
 
-# 5. Eva's learning rate on the autoencoder (the comparison above used the paper's 0.1).
-$CLI sweep --model autoencoder --data mnist --optimizer eva --param lr --values 0.1,0.3,1 \
-  --epochs 10 --out results/autoencoder-mnist-eva-lr
+# Table 9's ablations and Fig. 7's sweeps for Eva (10 epochs, 1 warm-up epoch, lr 0.1).
+fashion_eva() {
+  E="$FASHION --epochs 10 --warmup-epochs 1 --optimizer eva --lr 0.1"
+  run results/fashion-mnist-eva-kl-clip sweep $E --param kl-clip --values 0.001,none
+  run results/fashion-mnist-eva-momentum sweep $E --param momentum --values 0.9,0
+  run results/fashion-mnist-eva-damping sweep $E --param damping --values 0.003,0.03,0.3
+  run results/fashion-mnist-eva-factor-decay sweep $E --param factor-decay --values 0.5,0.95,1
+  run results/fashion-mnist-eva-batch-size sweep $E --param batch-size --values 250,500,1000
+  run results/fashion-mnist-eva-lr sweep $E --param lr --values 0.03,0.1,0.3
+}
+
+all_stages="small quick fashion_sweeps fashion_eva"
+for stage in ${@:-$all_stages}; do
+  echo "== stage $stage ($(date -u +%FT%TZ))"
+  "$stage"
+done

@@ -1,0 +1,16 @@
+// Prints the learning rate of the run with the best final test metric in a sweep's results.json
+// (lowest test loss; highest test accuracy for classifiers). Used by run-all.sh.
+//   node results/best-lr.mjs results/<sweep>/results.json
+import { readFileSync } from 'node:fs';
+
+const [file] = process.argv.slice(2);
+if (file == null) throw new Error('usage: node results/best-lr.mjs <results.json>');
+const { runs } = JSON.parse(readFileSync(file, 'utf8'));
+const score = (run) => {
+  const last = run.result.epochs.at(-1);
+  const value = run.result.task === 'classification' ? -last.testAccuracy : last.testLoss;
+  return Number.isFinite(value) ? value : Infinity;
+};
+const best = runs.reduce((a, b) => (score(b) < score(a) ? b : a));
+if (!Number.isFinite(score(best))) throw new Error(`${file}: no run has a finite test metric`);
+console.log(best.result.learningRate);
