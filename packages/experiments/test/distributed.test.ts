@@ -236,4 +236,17 @@ test('shardOrder splits each global batch evenly; allreduceMean rescales by degr
   assert.deepEqual(Array.from(a!.dataSync()), [1, 2]);
   assert.deepEqual(Array.from(b!.dataSync()), [2]);
   tf.dispose([...inputs, a!, b!]);
+  // One rank: the tensors themselves (new handles), no collective.
+  const single = { ...doubling, size: 1, allreduceSum: () => assert.fail('no collective') };
+  const ones = [tf.tensor1d([1, 2]), tf.scalar(3)];
+  const same = allreduceMean(single, ones, [0, 1]);
+  assert.deepEqual(
+    same.map((t) => Array.from(t.dataSync())),
+    [[1, 2], [3]],
+  );
+  assert.ok(
+    same.every((t, i) => t !== ones[i]),
+    'fresh handles the caller may dispose',
+  );
+  tf.dispose([...ones, ...same]);
 });

@@ -20,7 +20,8 @@ import type { Communicator } from './communicator.js';
 /**
  * Averages `tensors` across ranks with one allreduce of a fused buffer: each result is the
  * mean divided by `size^degree` (see `StatisticFunctions.gradientDegree`). Reads the tensors
- * back (`dataSync`): MPI works on host memory.
+ * back (`dataSync`): MPI works on host memory. With one rank the mean is the tensor itself:
+ * no host read, no collective (the results are clones sharing the inputs' data).
  */
 export function allreduceMean(
   communicator: Communicator,
@@ -28,6 +29,7 @@ export function allreduceMean(
   degrees: number[],
   buffer?: { data: Float32Array },
 ): tf.Tensor[] {
+  if (communicator.size === 1) return tensors.map((t) => tf.clone(t));
   const total = tensors.reduce((n, t) => n + t.size, 0);
   const holder = buffer ?? { data: new Float32Array(total) };
   if (holder.data.length !== total) holder.data = new Float32Array(total);
@@ -41,8 +43,9 @@ export function allreduceMean(
   offset = 0;
   return tensors.map((t, i) => {
     const scale = 1 / Math.pow(communicator.size, 1 + (degrees[i] ?? 0));
-    const values = new Float32Array(t.size);
-    for (let k = 0; k < t.size; k++) values[k] = data[offset + k]! * scale;
+    // A copy per tensor (backends may keep the array they are given; the buffer is reused).
+    const values = data.slice(offset, offset + t.size);
+    for (let k = 0; k < values.length; k++) values[k]! *= scale;
     offset += t.size;
     return tf.tensor(values, t.shape, 'float32');
   });
