@@ -365,3 +365,45 @@ test('--plugin: a registered algorithm trains with its own option as a flag', as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('report: the best run of each earlier report side by side, without training', async () => {
+  const { writeReport } = await import('../src/experiments/report.js');
+  const run = (optimizer: string, lr: number, losses: number[]) => ({
+    label: `${optimizer} lr=${lr}`,
+    result: {
+      model: 'mlp',
+      dataset: 'tiny',
+      optimizer,
+      learningRate: lr,
+      optimizerOptions: { learningRate: lr },
+      task: 'reconstruction' as const,
+      epochs: losses.map((l, i) => ({ epoch: i + 1, trainLoss: l, testLoss: l, seconds: i + 1 })),
+      skippedSteps: 0,
+      resumedAfter: 0,
+    },
+  });
+  const root = tmp();
+  const sgd = join(root, 'sgd-lr');
+  const eva = join(root, 'eva-lr');
+  const settings = { title: 'T', command: 'c', details: { model: 'mlp' } };
+  await writeReport(sgd, [run('sgd', 0.1, [1, 0.9]), run('sgd', 1, [0.8, 0.6])], settings);
+  await writeReport(eva, [run('eva', 0.1, [0.7, 0.4]), run('eva', 1, [0.9, Infinity])], settings);
+  const out = join(root, 'best');
+  const made = await cli(['report', '--from', `${sgd}:best,${eva}:best`, '--out', out]);
+  assert.equal(made.code, 0, made.stderr);
+  const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+  assert.match(summary, /\| sgd lr=1 \| 1 \|/);
+  assert.match(summary, /\| eva lr=0\.1 \| 0\.1 \|/);
+  assert.doesNotMatch(summary, /\| sgd lr=0\.1 \|/);
+  assert.match(summary, /- runs from: .*sgd-lr:best, .*eva-lr:best/);
+  assert.match(
+    made.stdout,
+    /eva lr=0\.1 reached sgd lr=1's final test loss 0\.60000 at epoch 2 of 2/,
+  );
+  const missing = await cli(['report', '--from', join(root, 'none'), '--out', join(root, 'x')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /--from .*none: .*results\.json does not exist/);
+  assert.ok(!existsSync(join(root, 'x')), 'nothing created');
+  const twice = await cli(['report', '--from', `${sgd},${sgd}:best`, '--out', join(root, 'y')]);
+  assert.match(twice.stderr, /two runs are labelled 'sgd lr=1'/);
+});

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { compareCommand } from './commands/compare.js';
+import { reportCommand } from './commands/report.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import type { CliContext } from './context.js';
@@ -34,7 +35,7 @@ export function buildProgram(context: CliContext): Command {
     .addOption(pluginOption())
     .addHelpText('after', PLUGIN_TEXT);
   const training = [trainCommand(context), compareCommand(context), sweepCommand(context)];
-  const commands = [...training, benchCommand(context)];
+  const commands = [...training, reportCommand(context), benchCommand(context)];
   for (const command of commands) command.copyInheritedSettings(program).addOption(pluginOption());
   // Optimizer options whose flag a command already has take their optimizer's prefix.
   const taken = training.flatMap((c) => c.options.map((o) => o.long?.replace(/^--/, '') ?? ''));
