@@ -90,7 +90,37 @@ fashion_fig4() {
     --lr-for "sgd=$sgd,adagrad=$adagrad,adam=$adam,eva=$eva,evaf=$eva,evas=$sgd,shampoo=$sgd"
 }
 
-all_stages="small quick fashion_sweeps fashion_eva fashion_fig4"
+# Fig. 4 on generated CURVES (20k / 10k, seeded), same protocol as Fashion-MNIST.
+CURVES="--model autoencoder --data curves --batch-size 1000"
+curves() {
+  for o in sgd:0.1,0.3,0.6,1 adagrad:0.003,0.01,0.03 adam:0.0003,0.001,0.003 eva:0.03,0.1,0.3; do
+    run "results/curves-autoencoder-${o%%:*}-lr" sweep $CURVES --epochs 10 --warmup-epochs 1 \
+      --optimizer "${o%%:*}" --param lr --values "${o#*:}"
+  done
+  sgd=$(best_lr results/curves-autoencoder-sgd-lr)
+  adagrad=$(best_lr results/curves-autoencoder-adagrad-lr)
+  adam=$(best_lr results/curves-autoencoder-adam-lr)
+  eva=$(best_lr results/curves-autoencoder-eva-lr)
+  run results/curves-autoencoder compare $CURVES --epochs 20 --warmup-epochs 2 \
+    --optimizers sgd,adagrad,adam,eva,evaf,evas,kfac,shampoo --inv-update-freq 10 --lr 0.1 \
+    --lr-for "sgd=$sgd,adagrad=$adagrad,adam=$adam,eva=$eva,evaf=$eva,evas=$sgd,shampoo=$sgd"
+}
+
+# The VGG-style CNN (BatchNorm) on 6,000 Fashion-MNIST images (2,000 test), batch 128, 10 epochs:
+# each optimizer's lr swept, then the best run of each side by side (no retraining).
+CNN="--model vgg --data fashion-mnist --train-limit 6000 --test-limit 2000 --batch-size 128"
+cnn() {
+  for o in sgd eva kfac; do
+    interval=""
+    [ $o = kfac ] && interval="--inv-update-freq 10"
+    run "results/fashion-mnist-vgg-$o-lr" sweep $CNN --epochs 10 --warmup-epochs 1 \
+      --weight-decay 5e-4 $interval --optimizer $o --param lr --values 0.01,0.03,0.1
+  done
+  run results/fashion-mnist-vgg report --title "vgg on fashion-mnist: each optimizer at its best lr" \
+    --from results/fashion-mnist-vgg-sgd-lr:best,results/fashion-mnist-vgg-eva-lr:best,results/fashion-mnist-vgg-kfac-lr:best
+}
+
+all_stages="small quick fashion_sweeps fashion_eva fashion_fig4 cnn curves"
 for stage in ${@:-$all_stages}; do
   echo "== stage $stage ($(date -u +%FT%TZ))"
   "$stage"
