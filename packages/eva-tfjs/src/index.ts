@@ -27,7 +27,7 @@ export {
 } from './preconditioners/shampoo.js';
 export type { BlockLayout, Block } from './preconditioners/shampoo.js';
 export { MFAC, mfacAlgorithm, GradientWindow, type MFACOptions } from './preconditioners/mfac.js';
-export { SGD, type SGDOptions } from './optimizer/first-order/sgd.js';
+export { SGD, type NesterovVariant, type SGDOptions } from './optimizer/first-order/sgd.js';
 export {
   Adagrad,
   Adam,

@@ -3,7 +3,14 @@ import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix, solve } from 'ml-matrix';
 import assert from 'node:assert/strict';
 import { createAutoencoder, initializeLikePyTorch, seededRandom } from '@eva-tfjs/experiments';
-import type { Conv2DGeometry, NamedTensor } from '../src/index.js';
+import {
+  createOptimizerByName,
+  disposeIterationCounters,
+  SGD,
+  type Conv2DGeometry,
+  type NamedTensor,
+  type WrappingOptimizer,
+} from '../src/index.js';
 
 export async function useCpu(): Promise<void> {
   await tf.setBackend('cpu');
@@ -264,21 +271,31 @@ export interface Run {
   state: Map<string, tf.Tensor>;
   /** Every step's gradient values, by variable name. */
   history: Map<string, number[][]>;
+  /** The weights before the first step, by variable name. */
+  initial: Map<string, number[]>;
   cleanup(): void;
 }
 
-/** One `precondition` step of `make(model)` on a fixed batch; returns gradients, output and state. */
+/**
+ * `steps` steps of `make(model)` on fixed batches; returns the last gradients, output and the
+ * state. `'precondition'` (default) only computes each step's update (the weights stay);
+ * `'apply'` applies it (`applyGradients`, no output).
+ */
 export async function runOnce(
   make: (model: tf.LayersModel) => tf.Optimizer & {
     precondition(g: tf.NamedTensorMap): NamedTensor[] | null;
   },
   steps = 1,
+  mode: 'precondition' | 'apply' = 'precondition',
 ): Promise<Run & { optimizer: tf.Optimizer }> {
   const model = buildModel();
   const optimizer = make(model);
   let grads: tf.NamedTensorMap = {};
   let result: NamedTensor[] = [];
   const history = new Map<string, number[][]>();
+  const initial = new Map(
+    model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, values(w.read())]),
+  );
   for (let s = 0; s < steps; s++) {
     tf.dispose(Object.values(grads));
     tf.dispose(result.map((r) => r.tensor));
@@ -294,7 +311,8 @@ export async function runOnce(
     for (const [name, g] of Object.entries(grads)) {
       history.set(name, [...(history.get(name) ?? []), values(g)]);
     }
-    result = optimizer.precondition(grads)!;
+    if (mode === 'apply') optimizer.applyGradients(grads);
+    else result = optimizer.precondition(grads)!;
   }
   const weights = await optimizer.getWeights();
   return {
@@ -304,12 +322,60 @@ export async function runOnce(
     result: new Map(result.map((r) => [r.name, r.tensor])),
     state: new Map(weights.map((w) => [w.name, w.tensor])),
     history,
+    initial,
     cleanup() {
       tf.dispose([...Object.values(grads), ...result.map((r) => r.tensor)]);
+      disposeIterationCounters(weights);
       optimizer.dispose();
       model.dispose();
     },
   };
+}
+
+/**
+ * Checks three applied steps of registry optimizer `name` on the reference (in-place) Nesterov
+ * base against a float64 replay: `replay(shape)` gives a fresh per-variable function from one
+ * step's gradient to its grafted direction; weight decay 1e-3 is added, then the momentum of
+ * Google's Shampoo port (`buf = mu buf + s`, then the same buffer again in place, `w -= lr buf`,
+ * mu = 0.9, lr 0.05). Also checks that the base is the library's SGD and that nothing leaks.
+ */
+export async function checkReferenceNesterovSteps(
+  name: string,
+  options: Record<string, unknown>,
+  replay: (shape: number[]) => (gradient: number[]) => number[],
+): Promise<void> {
+  const [lr, mu, wd, steps] = [0.05, 0.9, 1e-3, 3];
+  const tensors = tf.memory().numTensors;
+  const run = await runOnce(
+    (m) =>
+      createOptimizerByName(name, m, {
+        learningRate: lr,
+        momentum: mu,
+        nesterovVariant: 'reference',
+        weightDecay: wd,
+        ...options,
+      }) as WrappingOptimizer,
+    steps,
+    'apply',
+  );
+  assert.equal((run.optimizer as WrappingOptimizer).base.getClassName(), SGD.className);
+  for (const weight of run.model.trainableWeights) {
+    const variable = weight.read() as tf.Variable;
+    const direction = replay(weight.shape as number[]);
+    const w = [...run.initial.get(variable.name)!];
+    const buffer = new Array<number>(w.length).fill(0);
+    for (const g of run.history.get(variable.name)!) {
+      const s = direction(g).map((x, i) => x + wd * w[i]!);
+      for (let i = 0; i < w.length; i++) {
+        buffer[i] = mu * buffer[i]! + s[i]!;
+        buffer[i] = mu * buffer[i]! + s[i]!;
+        w[i]! -= lr * buffer[i]!;
+      }
+    }
+    assertClose(values(variable), w, 1e-4, variable.name);
+  }
+  run.cleanup();
+  assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
 }
 
 /** A captured layer's variable names and shape, read from a second-order optimizer. */

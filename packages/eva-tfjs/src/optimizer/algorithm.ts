@@ -125,6 +125,12 @@ export interface TensorwiseAlgorithm<
   /** The option that sets the interval of {@link updateInverses}. */
   readonly inverseInterval?: keyof S & string;
   /**
+   * Which step of each interval k runs the statistics and the expensive work: `'first'`
+   * (default; 0-based steps 0, k, 2k, ...) or `'last'` (k - 1, 2k - 1, ...: Google's Shampoo port
+   * counts its steps from 1 and updates on multiples of k).
+   */
+  readonly intervalStep?: 'first' | 'last';
+  /**
    * Grafting: each direction takes its gradient's norm (`'sgd'`), always or when the choice
    * option `graft` says so (`'option'`), or keeps its own (`'none'`).
    */

@@ -16,7 +16,13 @@ import { FOOF, foofAlgorithm, type FOOFOptions } from '../preconditioners/foof.j
 import { Shampoo, shampooAlgorithm, type ShampooOptions } from '../preconditioners/shampoo.js';
 import { MFAC, mfacAlgorithm, type MFACOptions } from '../preconditioners/mfac.js';
 import type { Algorithm } from './algorithm.js';
-import { SGD, SGD_OPTIONS, type SGDOptions } from './first-order/sgd.js';
+import {
+  NESTEROV_VARIANT_OPTION,
+  SGD,
+  SGD_OPTIONS,
+  type NesterovVariant,
+  type SGDOptions,
+} from './first-order/sgd.js';
 import {
   ADAGRAD_OPTIONS,
   ADAM_OPTIONS,
@@ -48,6 +54,11 @@ export interface BaseOptimizerOptions {
   momentum?: number;
   /** Nesterov momentum (default false; true for evas/shampoo). */
   nesterov?: boolean;
+  /**
+   * `'reference'`: the in-place Nesterov of Google's Shampoo port (the paper's Shampoo and Eva-s
+   * runs), on the library's {@link SGD}; default `'standard'` (tfjs's momentum optimizer).
+   */
+  nesterovVariant?: NesterovVariant;
 }
 
 /** The options {@link createOptimizer} takes for each built-in name. */
@@ -126,6 +137,7 @@ function baseOptions(nesterov: boolean) {
       description: 'momentum of the base optimizer (SGD)',
     },
     nesterov: { kind: 'boolean', default: nesterov, description: 'Nesterov momentum' },
+    ...NESTEROV_VARIANT_OPTION,
   });
 }
 
@@ -179,20 +191,27 @@ function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
     secondOrder: true,
     testing: entry.testing,
     build(model, all) {
-      const { learningRate, momentum, nesterov, ...rest } = all as RegistryOptions & {
-        momentum?: number;
-        nesterov?: boolean;
-      };
+      const { learningRate, momentum, nesterov, nesterovVariant, ...rest } =
+        all as RegistryOptions & BaseOptimizerOptions;
       const base = validateOptions(entry.algorithm.name, baseOptions(entry.nesterov ?? false), {
         momentum,
         nesterov,
+        nesterovVariant,
       });
       const mu = base.momentum;
       // Momentum 0 turns the default Nesterov off (an explicit nesterov: true still needs mu > 0).
       const useNesterov = base.nesterov && !(mu === 0 && nesterov === undefined);
       if (useNesterov && mu === 0) throw new Error("Option 'nesterov' needs a momentum > 0");
       checkLearningRate(entry.algorithm.name, learningRate);
-      const optimizer = tf.train.momentum(learningRate, mu, useNesterov);
+      const optimizer =
+        base.nesterovVariant === 'reference'
+          ? new SGD({
+              learningRate,
+              momentum: mu,
+              nesterov: useNesterov,
+              nesterovVariant: 'reference',
+            })
+          : tf.train.momentum(learningRate, mu, useNesterov);
       try {
         return new cls(model, optimizer, rest);
       } catch (e) {
@@ -364,7 +383,7 @@ registerOptimizer({
   description: 'M-FAC: matrix-free inverse Fisher of the last m gradients',
   algorithm: mfacAlgorithm,
   cls: MFAC,
-  testing: { learningRate: 0.001, options: { m: 8 } },
+  testing: { learningRate: 0.05, options: { m: 8 } },
 });
 
 /** The names {@link createOptimizerByName} accepts, in registration order. */

@@ -381,8 +381,11 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     step: number,
   ): void {
     const algorithm = this.algorithm;
+    // The step the intervals count (1-based for algorithms that update on an interval's last step).
+    const at =
+      algorithm.kind === 'tensorwise' && algorithm.intervalStep === 'last' ? step + 1 : step;
     const inverseStep =
-      algorithm.inverseInterval == null || every(h[algorithm.inverseInterval] as number, step);
+      algorithm.inverseInterval == null || every(h[algorithm.inverseInterval] as number, at);
     if (algorithm.kind === 'layerwise') {
       const layers = this.capture!.layers;
       if (this.pending.some((s) => s != null)) this.statisticsUpdates += 1;
@@ -399,8 +402,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     }
     const entries = this.modelGradients(gradients, squaredNorms);
     const statisticsStep =
-      algorithm.statisticsInterval == null ||
-      every(h[algorithm.statisticsInterval] as number, step);
+      algorithm.statisticsInterval == null || every(h[algorithm.statisticsInterval] as number, at);
     if (statisticsStep && algorithm.updateStatistics(this.state, entries, h)) {
       this.statisticsUpdates += 1;
     }

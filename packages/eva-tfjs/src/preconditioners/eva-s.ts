@@ -143,7 +143,10 @@ export class EvaS extends WrappingOptimizer<StateSlots<ModelVariable>> {
   /**
    * @param model the model whose parameters are optimized
    * @param base the tfjs optimizer that applies the update, e.g.
-   *   `tf.train.momentum(0.1, 0.9, true)` (Nesterov, the reference's choice)
+   *   `tf.train.momentum(0.1, 0.9, true)` (Nesterov, the reference's choice); the authors' runs
+   *   updated the Nesterov buffer in place, as
+   *   `new SGD({ learningRate, momentum: 0.9, nesterov: true, nesterovVariant: 'reference' })`
+   *   does (by name: `nesterovVariant: 'reference'`)
    * @param options see {@link EvaSOptions}
    */
   constructor(model: tfl.LayersModel, base: tf.Optimizer, options: EvaSOptions = {}) {

@@ -75,6 +75,12 @@ export interface MFACOptions extends WrappingOptions {
   damping?: number;
   /** Refuse windows larger than this many bytes (default 4 GiB; the window is m x d floats). */
   maxWindowBytes?: number;
+  /**
+   * Dampen the base optimizer's momentum mu as the reference does, `v = mu v + (1 - mu) u`, by
+   * scaling every direction by `1 - mu`, so the learning rate means what SGD's means (default
+   * true; false: the undamped `v = mu v + u`, a step about `1 / (1 - mu)` times larger).
+   */
+  dampenMomentum?: boolean;
 }
 
 const OPTIONS = defineOptions({
@@ -91,9 +97,20 @@ const OPTIONS = defineOptions({
     constraint: positive,
     description: 'refuse windows larger than this many bytes',
   },
+  dampenMomentum: {
+    kind: 'boolean',
+    default: true,
+    description: "scale directions by 1 - mu of the base's momentum (the reference's dampening)",
+  },
 });
 const declared: AssertDeclared<MFACOptions, typeof WRAPPING_OPTIONS & typeof OPTIONS> = true;
 void declared;
+
+/** The momentum of a tfjs optimizer from its configuration (0 when it has none). */
+function momentumOf(optimizer: tf.Optimizer): number {
+  const momentum = (optimizer.getConfig() as { momentum?: unknown }).momentum;
+  return typeof momentum === 'number' ? momentum : 0;
+}
 
 /** Rows per stored chunk of the window: replacing one gradient rewrites one chunk. */
 const CHUNK_ROWS = 32;
@@ -112,6 +129,11 @@ export class GradientWindow implements AlgorithmState {
   private nextTensor: tf.Tensor | null = null;
   /** The window's products with the newest gradient (set by {@link add}, used once). */
   dots: Float64Array | null = null;
+  /**
+   * The momentum mu of the base optimizer that applies the directions (read on every step;
+   * {@link MFAC} connects it to its base; 0, nothing to dampen, until then).
+   */
+  baseMomentum: () => number = () => 0;
 
   constructor(
     /** The window size. */
@@ -265,7 +287,12 @@ export class GradientWindow implements AlgorithmState {
   }
 }
 
-/** M-FAC as an algorithm of the step pipeline: a window of gradients, matrix-free. */
+/**
+ * M-FAC as an algorithm of the step pipeline: a window of gradients, matrix-free. Its momentum
+ * dampening needs the base's momentum, which {@link MFAC} connects
+ * (`GradientWindow.baseMomentum`); on its own (e.g. `new WrappingOptimizer(model, base,
+ * options, mfacAlgorithm)`) it dampens nothing.
+ */
 export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> = {
   kind: 'tensorwise',
   name: 'MFAC',
@@ -294,13 +321,17 @@ export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> 
     }
     return true;
   },
-  transform(window, gradients, { damping: lambda }) {
+  transform(window, gradients, { damping: lambda, dampenMomentum }) {
     const dots = window.dots;
     window.dots = null;
     if (dots == null) return new Map();
     const z = mfacCoefficients(window.gram, window.m, window.m, lambda, dots);
     const g = window.flatGradient(gradients);
-    const direction = tf.sub(tf.div(g, lambda), tf.div(window.combination(z), lambda * lambda));
+    const scale = dampenMomentum ? 1 - window.baseMomentum() : 1;
+    const direction = tf.mul(
+      tf.sub(tf.div(g, lambda), tf.div(window.combination(z), lambda * lambda)),
+      scale,
+    );
     const result = new Map<string, tf.Tensor>();
     let start = 0;
     const present = new Set(gradients.map((e) => e.name));
@@ -319,8 +350,10 @@ export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> 
  * M-FAC: the update direction of the whole model is `F^-1 g` for the damped empirical Fisher of
  * the last `m` gradients (a ring buffer, zeros at start as in the reference), computed
  * matrix-free. As in the reference, weight decay joins the gradient before it enters the window.
- * The reference's momentum is dampened (`v = mu v + (1 - mu) u`); with tfjs's momentum base the
- * same trajectory needs a learning rate `1 - mu` times the reference's.
+ * The reference's momentum is dampened (`v = mu v + (1 - mu) u`): by default every direction is
+ * scaled by `1 - mu` of the base optimizer's momentum (read from its configuration on every step;
+ * 0 for bases without one), so a momentum base follows the reference's trajectory at the
+ * reference's learning rate. `dampenMomentum: false` keeps the undamped `v = mu v + u`.
  *
  * Host reads: every step reads the m dot products of the new gradient with the window and
  * solves the m x m system in float64 on the host (the only optimizer here that reads back
@@ -336,6 +369,7 @@ export class MFAC extends WrappingOptimizer<GradientWindow> {
    */
   constructor(model: tfl.LayersModel, base: tf.Optimizer, options: MFACOptions = {}) {
     super(model, base, options, mfacAlgorithm);
+    this.state.baseMomentum = () => momentumOf(base);
   }
 
   /** The window size. */

@@ -1,9 +1,14 @@
 /**
- * Shampoo (Gupta et al. 2018; the layout of Google's reference port): a parameter tensor is
- * reshaped by merging consecutive small dimensions (product up to `blockSize`, size-1 axes
- * dropped), every merged dimension larger than `blockSize` is cut into blocks, and each block of
- * order k keeps one statistic per axis, `L_i += mat_i(G) mat_i(G)^T`, whose inverse 2k-th root
- * preconditions that axis: `P = G x_1 L_1^(-1/2k) ... x_k L_k^(-1/2k)`.
+ * Shampoo (Gupta et al. 2018) as Google's PyTorch port, the paper's baseline: a parameter tensor
+ * is reshaped by merging consecutive small dimensions (product up to `blockSize`, size-1 axes
+ * dropped); a tensor whose merged shape has order k >= 2 has every merged dimension larger than
+ * `blockSize` cut into blocks, and each block keeps one statistic per axis, starting at
+ * `matrixEps I`, `L_i += mat_i(G) mat_i(G)^T`, whose inverse 2k-th root preconditions that axis:
+ * `P = G x_1 L_1^(-1/2k) ... x_k L_k^(-1/2k)`. The port's schedule: it counts steps from 1,
+ * adds statistics on multiples of `facUpdateFreq` and recomputes roots on multiples of
+ * `invUpdateFreq` (0-based steps k - 1, 2k - 1, ...); roots are the identity before that, and
+ * the root of a 1x1 statistic stays the identity. Tensors of merged order <= 1 (biases, and
+ * kernels such as a [4, 4] Dense kernel at blocks of 128, merged to [16]) are not preconditioned.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -59,7 +64,10 @@ export interface BlockLayout {
   readonly blocks: Block[];
 }
 
-/** The block layout of a tensor of `shape` for `blockSize`. */
+/**
+ * The block layout of a tensor of `shape` for `blockSize` (see {@link preconditionsShape} for
+ * which tensors Shampoo preconditions).
+ */
 export function blockLayout(shape: readonly number[], blockSize: number): BlockLayout {
   const merged = mergeSmallDims(shape, blockSize);
   const pieces = merged.map((d) => {
@@ -80,6 +88,14 @@ export function blockLayout(shape: readonly number[], blockSize: number): BlockL
     blocks = next;
   }
   return { merged, pieces, blocks };
+}
+
+/**
+ * Whether Shampoo preconditions a tensor of `shape`: its merged shape has order >= 2, as in the
+ * port (which leaves the others to grafting: their update is the gradient).
+ */
+export function preconditionsShape(shape: readonly number[], blockSize: number): boolean {
+  return mergeSmallDims(shape, blockSize).length >= 2;
 }
 
 /** The blocks of `g` (any shape with the layout's element count); call inside a tidy. */
@@ -148,9 +164,9 @@ export interface ShampooOptions extends WrappingOptions {
   beta2?: number;
   /** Statistics start at `matrixEps I`; the root's ridge is `matrixEps * lambda_max` (1e-12). */
   matrixEps?: number;
-  /** Accumulate statistics every this-many steps (default 1). */
+  /** Accumulate statistics on the last step of every this-many (default 1; the port's count). */
   facUpdateFreq?: number;
-  /** Recompute the inverse roots every this-many steps (default 1). */
+  /** Recompute the inverse roots on the last step of every this-many (default 1). */
   invUpdateFreq?: number;
   /** `'sgd'` (default): Shampoo's direction with the gradient's norm per tensor; `'none'`. */
   graft?: 'sgd' | 'none';
@@ -182,7 +198,7 @@ const OPTIONS = {
       kind: 'number',
       default: 1,
       constraint: positiveInteger,
-      description: 'statistics interval (steps)',
+      description: 'statistics interval (steps; on the last step of each, as the port)',
     },
     graft: {
       kind: 'choice',
@@ -196,12 +212,16 @@ const OPTIONS = {
 const declared: AssertDeclared<ShampooOptions, typeof WRAPPING_OPTIONS & typeof OPTIONS> = true;
 void declared;
 
-/** Shampoo's state: block statistics and roots per tensor, with each tensor's block layout. */
+/**
+ * Shampoo's state: block statistics and roots per preconditioned tensor, with each tensor's
+ * block layout. Statistics start at `matrixEps I` and roots at the identity, as the port's.
+ */
 export class ShampooState extends StateSlots<ModelVariable> {
   constructor(
     variables: readonly ModelVariable[],
-    /** Block layouts by tf variable name (tensors of order >= 2). */
+    /** Block layouts by tf variable name (tensors of merged order >= 2). */
     readonly layouts: ReadonlyMap<string, BlockLayout>,
+    matrixEps: number,
   ) {
     const shapes: SlotShapes<ModelVariable> = {};
     for (const v of variables) {
@@ -220,13 +240,38 @@ export class ShampooState extends StateSlots<ModelVariable> {
       });
     }
     super('Shampoo', 'shampoo', variables, shapes);
+    for (const v of variables) {
+      this.layouts.get(v.name)?.blocks.forEach((block, b) =>
+        block.size.forEach((size, axis) => {
+          // (In tidies: tf.eye makes intermediate tensors.)
+          this.set(
+            `stat${b}_${axis}`,
+            v,
+            tf.tidy(() => tf.mul(tf.eye(size), matrixEps)),
+          );
+          this.set(
+            `root${b}_${axis}`,
+            v,
+            tf.tidy(() => tf.eye(size)),
+          );
+        }),
+      );
+    }
+  }
+
+  /** The roots of block `b` of `variable` (of order `order`), one per axis. */
+  blockRoots(variable: ModelVariable, b: number, order: number): tf.Tensor2D[] {
+    return Array.from(
+      { length: order },
+      (_, axis) => this.get(`root${b}_${axis}`, variable) as tf.Tensor2D,
+    );
   }
 
   /** The gradients this state preconditions, each with its layout. */
   preconditioned(gradients: VariableGradient[]) {
     return gradients.flatMap((g) => {
       const layout = this.layouts.get(g.name);
-      return layout == null || layout.blocks.length === 0 ? [] : [{ ...g, layout }];
+      return layout == null ? [] : [{ ...g, layout }];
     });
   }
 }
@@ -238,15 +283,18 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
   options: OPTIONS,
   statisticsInterval: 'facUpdateFreq',
   inverseInterval: 'invUpdateFreq',
+  intervalStep: 'last',
   grafting: 'option',
-  createState(variables, { blockSize }) {
+  createState(variables, { blockSize, matrixEps }) {
     const layouts = new Map<string, BlockLayout>();
     for (const v of variables) {
-      if (v.shape.length >= 2) layouts.set(v.name, blockLayout(v.shape, blockSize));
+      if (preconditionsShape(v.shape, blockSize)) {
+        layouts.set(v.name, blockLayout(v.shape, blockSize));
+      }
     }
-    return new ShampooState(variables, layouts);
+    return new ShampooState(variables, layouts, matrixEps);
   },
-  updateStatistics(state, gradients, { beta2, matrixEps }) {
+  updateStatistics(state, gradients, { beta2 }) {
     const entries = state.preconditioned(gradients);
     for (const entry of entries) {
       const statistics = tf.tidy(() =>
@@ -254,15 +302,7 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
       );
       statistics.forEach((perAxis, b) =>
         perAxis.forEach((s, axis) => {
-          const key = `stat${b}_${axis}`;
-          if (state.get(key, entry.modelVariable) == null) {
-            state.set(
-              key,
-              entry.modelVariable,
-              tf.tidy(() => tf.mul(tf.eye(s.shape[0]), matrixEps)),
-            );
-          }
-          state.accumulate(key, entry.modelVariable, s, beta2);
+          state.accumulate(`stat${b}_${axis}`, entry.modelVariable, s, beta2);
           s.dispose();
         }),
       );
@@ -274,9 +314,10 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
     for (const entry of state.preconditioned(gradients)) {
       entry.layout.blocks.forEach((block, b) => {
         const exponent = 2 * block.size.length;
-        block.size.forEach((_, axis) => {
-          const statistic = state.get(`stat${b}_${axis}`, entry.modelVariable);
-          if (statistic == null) return;
+        block.size.forEach((size, axis) => {
+          // The port's root of a 1x1 statistic is the identity (the initial root).
+          if (size === 1) return;
+          const statistic = state.get(`stat${b}_${axis}`, entry.modelVariable)!;
           const root = inverseRoot(statistic as tf.Tensor2D, exponent, matrixEps, linalg);
           state.set(`root${b}_${axis}`, entry.modelVariable, root);
           updated = true;
@@ -288,12 +329,8 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
   transform(state, gradients) {
     const result = new Map<string, tf.Tensor>();
     for (const entry of state.preconditioned(gradients)) {
-      const roots = entry.layout.blocks.map((block, b) =>
-        block.size.map((_, axis) => state.get(`root${b}_${axis}`, entry.modelVariable)),
-      );
-      if (roots.some((r) => r.some((t) => t == null))) continue;
       const blocks = splitBlocks(entry.gradient, entry.layout).map((block, b) =>
-        applyBlockPreconditioners(block, roots[b] as tf.Tensor2D[]),
+        applyBlockPreconditioners(block, state.blockRoots(entry.modelVariable, b, block.rank)),
       );
       result.set(entry.name, joinBlocks(blocks, entry.layout, entry.gradient.shape));
     }
@@ -302,9 +339,10 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
 };
 
 /**
- * Shampoo over every parameter tensor of order >= 2 (vectors such as biases get the grafted
- * update only, i.e. their gradient): per block and axis a statistic `L_i`, preconditioner
- * `(L_i + r I)^(-1/2k)` with `r = matrixEps * lambda_max`, refreshed every `invUpdateFreq` steps.
+ * Shampoo over every parameter tensor whose merged shape has order >= 2 (the others, biases and
+ * small kernels, get the grafted update only, i.e. their gradient): per block and axis a
+ * statistic `L_i`, preconditioner `(L_i + r I)^(-1/2k)` with `r = matrixEps * lambda_max`,
+ * refreshed on the last step of every `invUpdateFreq` (identity before), as Google's port.
  */
 export class Shampoo extends WrappingOptimizer<ShampooState> {
   static className = 'Shampoo';
@@ -312,14 +350,16 @@ export class Shampoo extends WrappingOptimizer<ShampooState> {
   /**
    * @param model the model whose parameters are optimized
    * @param base the tfjs optimizer that applies the update; the reference uses Nesterov
-   *   momentum 0.9: `tf.train.momentum(lr, 0.9, true)`
+   *   momentum 0.9 (`tf.train.momentum(lr, 0.9, true)`), updated in place as
+   *   `new SGD({ learningRate, momentum: 0.9, nesterov: true, nesterovVariant: 'reference' })`
+   *   does (the port's and the paper's Shampoo runs; by name: `nesterovVariant: 'reference'`)
    * @param options see {@link ShampooOptions}
    */
   constructor(model: tfl.LayersModel, base: tf.Optimizer, options: ShampooOptions = {}) {
     super(model, base, options, shampooAlgorithm);
   }
 
-  /** The block layout of a parameter (by tf variable name), or undefined for vectors. */
+  /** The block layout of a parameter (by tf variable name); undefined when not preconditioned. */
   layoutOf(variableName: string): BlockLayout | undefined {
     return this.state.layouts.get(variableName);
   }

@@ -14,6 +14,7 @@ import {
   Eva,
   optimizerEntry,
   optimizerNames,
+  SGD,
 } from '../../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
 import { randomTensor, useCpu } from '../helpers.js';
@@ -63,12 +64,29 @@ async function roundTrip(name: string, options: Record<string, unknown> = {}) {
   return { x, model, optimizer, artifacts, loaded, expected };
 }
 
-for (const name of ['eva', 'kfac', 'shampoo', 'sgd', 'adamw'] as const) {
-  test(`${name}: save with the optimizer, load, attach, fit continues exactly`, async () => {
-    const { x, model, optimizer, loaded, expected } = await roundTrip(name);
+const RESUMED: ReadonlyArray<[string, Record<string, unknown>]> = [
+  ['eva', {}],
+  ['kfac', {}],
+  ['shampoo', {}],
+  ['sgd', {}],
+  ['adamw', {}],
+  // Blocks of 4: Shampoo then preconditions the autoencoder's kernels and keeps state. The
+  // reference Nesterov runs on the library's SGD as the base optimizer.
+  ['shampoo', { nesterovVariant: 'reference', blockSize: 4 }],
+  ['evas', { nesterovVariant: 'reference' }],
+];
+
+for (const [name, options] of RESUMED) {
+  const label = Object.keys(options).length > 0 ? `${name} ${JSON.stringify(options)}` : name;
+  test(`${label}: save with the optimizer, load, attach, fit continues exactly`, async () => {
+    const { x, model, optimizer, loaded, expected } = await roundTrip(name, options);
     const attached = await attachOptimizer(loaded);
     assert.equal(attached.getClassName(), optimizer.getClassName());
     assert.equal(attached.iterations, 6);
+    if ('nesterovVariant' in options) {
+      const base = (attached as unknown as { base: tf.Optimizer }).base;
+      assert.equal(base.getClassName(), SGD.className);
+    }
     await loaded.fit(x, x, fitOptions);
     const weights = loaded.getWeights().map((w) => w.arraySync());
     assert.deepEqual(

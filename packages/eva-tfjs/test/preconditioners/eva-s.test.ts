@@ -1,14 +1,22 @@
 /**
  * Eva-s against an independent float64 dense computation on the small Conv2D/Dense model of the
  * preconditioner tests: the rank-one matrix of the axis vectors plus gamma I, built explicitly
- * and solved with ml-matrix, then grafted.
+ * and solved with ml-matrix, then grafted; and the whole step of the authors' code (their
+ * vShampoo: weight decay after grafting, in-place Nesterov momentum) replayed in float64.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EvaS } from '../../src/index.js';
-import { assertClose, runOnce, solveDense, useCpu, values } from '../helpers.js';
+import {
+  assertClose,
+  checkReferenceNesterovSteps,
+  runOnce,
+  solveDense,
+  useCpu,
+  values,
+} from '../helpers.js';
 
 before(useCpu);
 
@@ -54,4 +62,33 @@ test('EvaS: axis vectors are running sums of axis means; P solves (v v^T + gamma
   });
   assertClose(values(single.state.get('evas/0/v3')!), meanOverOthers, 1e-5, 'v3 of conv kernel');
   single.cleanup();
+});
+
+/** Row-major axis means of a tensor of `shape`: the mean over every axis but `axis`. */
+function axisMean(data: number[], shape: number[], axis: number): number[] {
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, d) => p * d, 1));
+  const sums = new Array<number>(shape[axis]!).fill(0);
+  data.forEach((v, flat) => (sums[Math.floor(flat / strides[axis]!) % shape[axis]!]! += v));
+  return sums.map((x) => (x * shape[axis]!) / data.length);
+}
+
+test("EvaS by name with the authors' in-place Nesterov and weight decay follows their step", async () => {
+  const damping = 0.03;
+  const norm = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0));
+  await checkReferenceNesterovSteps('evas', { damping }, (shape) => {
+    const sums = shape.map((d) => new Array<number>(d).fill(0));
+    return (g) => {
+      if (shape.length < 2) return g;
+      // Statistics: running sums of the axis means; P = G - <G, v> v / (gamma + prod |v_i|^2).
+      shape.forEach((_, axis) =>
+        axisMean(g, shape, axis).forEach((x, i) => (sums[axis]![i]! += x)),
+      );
+      const v = outer(sums);
+      const coefficient =
+        v.reduce((s, x, i) => s + x * g[i]!, 0) /
+        (damping + sums.reduce((p, x) => p * norm(x) ** 2, 1));
+      const p = g.map((x, i) => x - coefficient * v[i]!);
+      return p.map((x) => (x * norm(g)) / (norm(p) + 1e-16));
+    };
+  });
 });

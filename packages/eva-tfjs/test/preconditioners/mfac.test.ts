@@ -1,13 +1,23 @@
 /**
  * M-FAC against an independent float64 dense computation on the small Conv2D/Dense model of the
  * preconditioner tests: lambda I plus the windowed gradient outer products, built explicitly and
- * solved with ml-matrix.
+ * solved with ml-matrix; and the whole step with the reference's dampened momentum
+ * (`v = mu v + (1 - mu) F^-1 g`), or the undamped one on request.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
 import { before, test } from 'node:test';
-import { MFAC, type NamedTensor } from '../../src/index.js';
-import { assertClose, buildModel, randomTensor, solveDense, useCpu, values } from '../helpers.js';
+import assert from 'node:assert/strict';
+import { createOptimizer, MFAC, type NamedTensor } from '../../src/index.js';
+import {
+  assertClose,
+  buildModel,
+  randomTensor,
+  runOnce,
+  solveDense,
+  useCpu,
+  values,
+} from '../helpers.js';
 
 before(useCpu);
 
@@ -50,3 +60,53 @@ test('MFAC equals (lambda I + (1/m) sum of the last m gradients g g^T)^-1 g solv
   opt.dispose();
   model.dispose();
 });
+
+const TRAJECTORIES = [
+  { label: 'by name: dampened momentum as the reference', dampened: true, byName: true },
+  { label: 'by name with dampenMomentum false: undamped', dampened: false, byName: true },
+  { label: 'the class on tf.train.momentum: dampened', dampened: true, byName: false },
+] as const;
+
+for (const { label, dampened, byName } of TRAJECTORIES) {
+  test(`MFAC's steps follow the reference in float64 (${label})`, async () => {
+    const [lr, mu, wd, m, lambda, steps] = [0.01, 0.9, 1e-3, 2, 0.01, 3];
+    const options = { m, damping: lambda, weightDecay: wd };
+    const tensors = tf.memory().numTensors;
+    const run = await runOnce(
+      (model) =>
+        byName
+          ? createOptimizer('mfac', model, {
+              learningRate: lr,
+              momentum: mu,
+              ...options,
+              ...(dampened ? {} : { dampenMomentum: false }),
+            })
+          : new MFAC(model, tf.train.momentum(lr, mu), options),
+      steps,
+      'apply',
+    );
+    const names = run.model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+    const w = names.flatMap((name) => run.initial.get(name)!);
+    const d = w.length;
+    const velocity = new Array<number>(d).fill(0);
+    const window: number[][] = [];
+    for (let s = 0; s < steps; s++) {
+      // Weight decay joins the gradient before the window.
+      const g = names.flatMap((name) => run.history.get(name)![s]!).map((x, i) => x + wd * w[i]!);
+      window.push(g);
+      if (window.length > m) window.shift();
+      const f = Matrix.eye(d, d).mul(lambda);
+      for (const past of window)
+        f.add(Matrix.columnVector(past).mmul(Matrix.rowVector(past)).div(m));
+      const p = solveDense(f, g);
+      for (let i = 0; i < d; i++) {
+        velocity[i] = mu * velocity[i]! + (dampened ? 1 - mu : 1) * p[i]!;
+        w[i]! -= lr * velocity[i]!;
+      }
+    }
+    const actual = run.model.trainableWeights.flatMap((v) => values(v.read()));
+    assertClose(actual, w, 1e-4, 'weights');
+    run.cleanup();
+    assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+  });
+}

@@ -1,17 +1,20 @@
 /**
- * Shampoo against an independent float64 computation on the small Conv2D/Dense model of the
- * preconditioner tests: the blockwise Kronecker product of inverse roots, eigendecomposed with
- * ml-matrix from both steps' gradients, then grafted.
+ * Shampoo against an independent float64 replay of Google's PyTorch port (the paper's baseline)
+ * on the small Conv2D/Dense model of the preconditioner tests: the port's shape merging and
+ * blocks, statistics every `statistics_compute_steps` and roots every
+ * `preconditioning_compute_steps` of its 1-based step counter (identity before the first), 1x1
+ * statistics left at the identity, tensors whose merged shape has rank <= 1 only grafted; roots
+ * by a float64 eigendecomposition (ml-matrix), then SGD grafting; and the whole step with weight
+ * decay and the port's in-place Nesterov momentum.
  */
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Shampoo } from '../../src/index.js';
-import { blockLayout } from '../../src/preconditioners/shampoo.js';
 import {
-  addIdentity,
   assertClose,
+  checkReferenceNesterovSteps,
   kron,
   runOnce,
   symmetricPower,
@@ -21,70 +24,30 @@ import {
 
 before(useCpu);
 
-test('Shampoo equals the blockwise Kronecker product of float64 inverse roots, grafted', async () => {
-  const eps = 1e-3;
-  const blockSize = 4;
-  const run = await runOnce(
-    (m) => new Shampoo(m, tf.train.sgd(0.1), { blockSize, matrixEps: eps }),
-    2,
-  );
-  const norm = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0));
-  let blocked = 0;
-  for (const weight of run.model.trainableWeights) {
-    const name = (weight.read() as tf.Variable).name;
-    const g1 = run.grads[name]!;
-    if (g1.rank < 2) {
-      assertClose(values(run.result.get(name)!), values(g1), 1e-6, `${name} (vector) unchanged`);
-      continue;
-    }
-    const layout = blockLayout(g1.shape, blockSize);
-    const gv = values(g1);
-    // Independent statistics: the test replays both steps' gradients.
-    const direction = new Array<number>(gv.length).fill(0);
-    const strides = layout.merged.map((_, i) =>
-      layout.merged.slice(i + 1).reduce((p, d) => p * d, 1),
-    );
-    const history = run.history.get(name)!;
-    if (layout.blocks.length > 1) blocked += 1;
-    for (const block of layout.blocks) {
-      const positions: number[] = [];
-      const visit = (axis: number, offset: number) => {
-        if (axis === block.size.length) return void positions.push(offset);
-        for (let i = 0; i < block.size[axis]!; i++)
-          visit(axis + 1, offset + (block.begin[axis]! + i) * strides[axis]!);
-      };
-      visit(0, 0);
-      const k = block.size.length;
-      const roots = block.size.map((size, axis) => {
-        let l = addIdentity(
-          Array.from({ length: size }, () => new Array<number>(size).fill(0)),
-          eps,
-        );
-        for (const past of history) {
-          const blockValues = positions.map((p) => past[p]!);
-          const moved = unfold(blockValues, block.size, axis);
-          l = l.map((row, i) => row.map((v, j) => v + dot(moved[i]!, moved[j]!)));
-        }
-        const lambdaMax = Math.max(
-          ...new EigenvalueDecomposition(new Matrix(l), { assumeSymmetric: true }).realEigenvalues,
-        );
-        return symmetricPower(l, -1 / (2 * k), eps * lambdaMax);
-      });
-      const kron2 = roots
-        .slice(1)
-        .reduce((acc, r) => kron(acc.to2DArray(), r), new Matrix(roots[0]!));
-      const p = kron2.mmul(Matrix.columnVector(positions.map((q) => gv[q]!))).getColumn(0);
-      positions.forEach((q, i) => (direction[q] = p[i]!));
-    }
-    const grafted = direction.map((x) => (x * norm(gv)) / norm(direction));
-    assertClose(values(run.result.get(name)!), grafted, 2e-3, name);
-  }
-  assert.ok(blocked >= 1, 'the test must exercise block partitioning');
-  run.cleanup();
-});
+/** The port's hyper-parameters this replay takes. */
+interface PortSettings {
+  blockSize: number;
+  matrixEps: number;
+  statisticsSteps: number;
+  rootSteps: number;
+}
 
-function dot(a: number[], b: number[]): number {
-  return a.reduce((s, x, i) => s + x * b[i]!, 0);
+const norm = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0));
+const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+
+/** The port's merging: consecutive dimensions while the product stays <= max, 1s dropped. */
+function portMergedShape(shape: readonly number[], max: number): number[] {
+  const merged: number[] = [];
+  let product = 1;
+  for (const d of shape) {
+    if (product * d <= max) product *= d;
+    else {
+      if (product > 1) merged.push(product);
+      product = d;
+    }
+  }
+  if (product > 1) merged.push(product);
+  return merged;
 }
 
 /** Rows of the mode-`axis` unfolding of a row-major tensor of `shape`. */
@@ -97,3 +60,177 @@ function unfold(data: number[], shape: number[], axis: number): number[][] {
   });
   return rows;
 }
+
+/** Google's PyTorch Shampoo on one parameter tensor, replayed in float64. */
+class PortShampoo {
+  private step = 0;
+  /** Per block: its element positions in the flat tensor, its shape, statistics and roots. */
+  readonly blocks: Array<{
+    positions: number[];
+    size: number[];
+    statistics: number[][][];
+    roots: number[][][];
+  }> = [];
+
+  constructor(
+    shape: readonly number[],
+    private readonly settings: PortSettings,
+  ) {
+    const merged = portMergedShape(shape, settings.blockSize);
+    if (merged.length <= 1) return; // the port keeps no statistics: grafting only
+    const strides = merged.map((_, i) => merged.slice(i + 1).reduce((p, d) => p * d, 1));
+    const pieces = merged.map((d) => {
+      const starts: Array<[number, number]> = [];
+      for (let s = 0; s < d; s += settings.blockSize)
+        starts.push([s, Math.min(settings.blockSize, d - s)]);
+      return starts;
+    });
+    // The blocks in the port's order: the first split axis outermost.
+    let grid: Array<Array<[number, number]>> = [[]];
+    for (const axisPieces of pieces) grid = grid.flatMap((b) => axisPieces.map((p) => [...b, p]));
+    for (const block of grid) {
+      const size = block.map(([, n]) => n);
+      const positions: number[] = [];
+      const visit = (axis: number, offset: number) => {
+        if (axis === size.length) return void positions.push(offset);
+        for (let i = 0; i < size[axis]!; i++)
+          visit(axis + 1, offset + (block[axis]![0] + i) * strides[axis]!);
+      };
+      visit(0, 0);
+      const eye = (n: number, c: number) =>
+        Array.from({ length: n }, (_, i) =>
+          Array.from({ length: n }, (__, j) => (i === j ? c : 0)),
+        );
+      this.blocks.push({
+        positions,
+        size,
+        statistics: size.map((n) => eye(n, settings.matrixEps)),
+        roots: size.map((n) => eye(n, 1)),
+      });
+    }
+  }
+
+  /** One step: the grafted Shampoo direction of gradient `g` (flat, row-major). */
+  direction(g: number[]): number[] {
+    const { matrixEps, statisticsSteps, rootSteps } = this.settings;
+    this.step += 1;
+    let direction = [...g];
+    for (const block of this.blocks) {
+      const rank = block.size.length;
+      const values = block.positions.map((p) => g[p]!);
+      if (this.step % statisticsSteps === 0) {
+        block.statistics = block.statistics.map((l, axis) => {
+          const rows = unfold(values, block.size, axis);
+          return l.map((row, i) => row.map((v, j) => v + dot(rows[i]!, rows[j]!)));
+        });
+      }
+      if (this.step % rootSteps === 0) {
+        block.roots = block.statistics.map((l) => {
+          if (l.length === 1) return [[1]]; // the port's 1x1 power is the identity
+          const lambdaMax = Math.max(
+            ...new EigenvalueDecomposition(new Matrix(l), { assumeSymmetric: true })
+              .realEigenvalues,
+          );
+          return symmetricPower(l, -1 / (2 * rank), matrixEps * lambdaMax);
+        });
+      }
+      const product = block.roots
+        .slice(1)
+        .reduce((acc, r) => kron(acc.to2DArray(), r), new Matrix(block.roots[0]!));
+      const p = product.mmul(Matrix.columnVector(values)).getColumn(0);
+      block.positions.forEach((q, i) => (direction[q] = p[i]!));
+    }
+    const scale = norm(g) / (norm(direction) + 1e-16);
+    direction = direction.map((x) => x * scale);
+    return direction;
+  }
+}
+
+/** Each variable's grafted direction at the last of the run's steps, replayed. */
+function replayDirections(
+  history: Map<string, number[][]>,
+  shapes: Map<string, number[]>,
+  settings: PortSettings,
+): Map<string, number[]> {
+  const result = new Map<string, number[]>();
+  for (const [name, steps] of history) {
+    const port = new PortShampoo(shapes.get(name)!, settings);
+    for (const g of steps) result.set(name, port.direction(g));
+  }
+  return result;
+}
+
+const shapesOf = (model: tf.LayersModel) =>
+  new Map(model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, w.shape as number[]]));
+
+const CASES: Array<{ label: string; steps: number; settings: PortSettings; rtol?: number }> = [
+  {
+    // Blocks of 128: every kernel of the test model merges to rank 1 (e.g. [5, 3] -> [15]), so
+    // the update is the gradient (a 1e-12 ridge on its rank-1 statistic amplified float32 noise).
+    label: 'merged rank-1 kernels are only grafted',
+    steps: 2,
+    settings: { blockSize: 128, matrixEps: 1e-12, statisticsSteps: 1, rootSteps: 1 },
+    rtol: 1e-6,
+  },
+  {
+    // Blocks of 4: [24, 5] and [5, 3] keep pieces of size 1 (1x1 statistics).
+    label: 'blocks of 4 with 1x1 statistics',
+    steps: 2,
+    settings: { blockSize: 4, matrixEps: 1e-3, statisticsSteps: 1, rootSteps: 1 },
+  },
+  {
+    label: 'statistics every 2 and roots every 3 steps, counted from 1',
+    steps: 3,
+    settings: { blockSize: 4, matrixEps: 1e-3, statisticsSteps: 2, rootSteps: 3 },
+  },
+  {
+    label: 'identity preconditioners before the first root update',
+    steps: 2,
+    settings: { blockSize: 4, matrixEps: 1e-3, statisticsSteps: 1, rootSteps: 3 },
+  },
+];
+
+for (const { label, steps, settings, rtol = 2e-3 } of CASES) {
+  test(`Shampoo follows Google's port in float64: ${label}`, async () => {
+    const { blockSize, matrixEps, statisticsSteps, rootSteps } = settings;
+    const tensors = tf.memory().numTensors;
+    const run = await runOnce(
+      (m) =>
+        new Shampoo(m, tf.train.sgd(0.1), {
+          blockSize,
+          matrixEps,
+          facUpdateFreq: statisticsSteps,
+          invUpdateFreq: rootSteps,
+        }),
+      steps,
+    );
+    const expected = replayDirections(run.history, shapesOf(run.model), settings);
+    for (const [name, direction] of expected) {
+      assertClose(values(run.result.get(name)!), direction, rtol, name);
+    }
+    const shampoo = run.optimizer as Shampoo;
+    const preconditioned = [...expected.keys()].filter((n) => shampoo.layoutOf(n) != null);
+    if (blockSize === 128) {
+      assert.deepEqual(preconditioned, [], 'no layout for tensors of merged rank 1');
+      const own = [...run.state.keys()].filter((n) => n.startsWith('shampoo/'));
+      assert.deepEqual(own, [], 'no Shampoo state for them');
+    } else {
+      assert.equal(preconditioned.length, 4, 'every kernel is preconditioned');
+      const unitPieces = preconditioned.filter((n) =>
+        shampoo.layoutOf(n)!.blocks.some((b) => b.size.includes(1)),
+      );
+      assert.ok(unitPieces.length >= 1, 'the test must exercise 1x1 statistics');
+    }
+    run.cleanup();
+    assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+  });
+}
+
+test("Shampoo by name with the port's in-place Nesterov and weight decay follows the port's step", async () => {
+  const settings = { blockSize: 4, matrixEps: 1e-3, statisticsSteps: 1, rootSteps: 1 };
+  const { blockSize, matrixEps } = settings;
+  await checkReferenceNesterovSteps('shampoo', { blockSize, matrixEps }, (shape) => {
+    const port = new PortShampoo(shape, settings);
+    return (g) => port.direction(g);
+  });
+});
