@@ -1,8 +1,9 @@
 /**
  * Inverse p-th roots `(M + r I)^(-1/p)` of symmetric PSD matrices, with the ridge
  * `r = ridgeEpsilon * lambda_max(M)` (Shampoo's regularisation). Two routes:
- * - `'host'`: a float64 symmetric eigendecomposition
- *   (ml-matrix): exact; eigenvalues below 0 (round-off) are clamped to 0.
+ * - `'host'`: a float64 symmetric eigendecomposition on flat arrays
+ *   ({@link symmetricEigen}): exact; eigenvalues below 0 (round-off) are clamped to 0.
+ *   {@link inverseRootsHost} does many matrices with one host read.
  * - `'newton'`: the coupled Newton iteration of Guo & Higham (2006) on tf ops, as Shampoo's
  *   reference port does: at most `iterations` steps, stopping at `tolerance` or when the error
  *   grows; one scalar host read per iteration for that test.
@@ -11,9 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { frobenius } from './norms.js';
-import { EigenvalueDecomposition } from 'ml-matrix';
-import { symmetricFromTensor, tensorFromMatrix } from './host-matrix.js';
 import type { LinalgMethod } from './spd-inverse.js';
+import { symmetricEigen, symmetricFunction } from './symmetric-eigen.js';
 
 /** Smallest ridge used when the matrix is (numerically) zero. */
 const MIN_RIDGE = 1e-16;
@@ -27,21 +27,81 @@ function checkRoot(p: number, ridgeEpsilon: number): void {
   }
 }
 
-/** `(M + r I)^(-1/p)` by a float64 eigendecomposition on the host. */
+function checkSquare(matrix: tf.Tensor): number {
+  const [n, m] = matrix.shape;
+  if (matrix.rank !== 2 || n !== m) {
+    throw new Error(`Expected a square matrix, got shape [${matrix.shape}]`);
+  }
+  return n!;
+}
+
+/**
+ * `(A + r I)^(-1/p)` in float64 of the symmetric PSD `n x n` matrix `a` (row-major; only its
+ * upper triangle is read), `r = max(ridgeEpsilon * lambda_max, 1e-16)`; eigenvalues below 0
+ * (round-off) count as 0. Returns the full symmetric row-major result.
+ */
+export function inverseRootFloat64(
+  a: Float64Array,
+  n: number,
+  p: number,
+  ridgeEpsilon: number,
+): Float64Array {
+  checkRoot(p, ridgeEpsilon);
+  const eigen = symmetricEigen(a, n);
+  const lambdaMax = Math.max(eigen.values[n - 1]!, 0);
+  const ridge = Math.max(ridgeEpsilon * lambdaMax, MIN_RIDGE);
+  return symmetricFunction(eigen, (lambda) => Math.pow(Math.max(lambda, 0) + ridge, -1 / p));
+}
+
+/** The upper triangle of `(M + M^T) / 2` in float64, from `n * n` row-major values at `offset`. */
+function symmetricUpper(values: ArrayLike<number>, offset: number, n: number): Float64Array {
+  const upper = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i; j < n; j++) {
+      upper[i * n + j] = (values[offset + i * n + j]! + values[offset + j * n + i]!) / 2;
+    }
+  }
+  return upper;
+}
+
+/** `(M + r I)^(-1/p)` by a float64 eigendecomposition on the host (one read of `matrix`). */
 export function inverseRootHost(matrix: tf.Tensor2D, p: number, ridgeEpsilon: number): tf.Tensor2D {
   checkRoot(p, ridgeEpsilon);
-  const m = symmetricFromTensor(matrix);
-  const n = m.rows;
-  const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true });
-  const eigenvalues = evd.realEigenvalues.map((v) => Math.max(v, 0));
-  const ridge = Math.max(ridgeEpsilon * Math.max(...eigenvalues), MIN_RIDGE);
-  const v = evd.eigenvectorMatrix;
-  const scaled = v.clone();
-  eigenvalues.forEach((lambda, j) => {
-    const factor = Math.pow(lambda + ridge, -1 / p);
-    for (let i = 0; i < n; i++) scaled.set(i, j, scaled.get(i, j) * factor);
+  const n = checkSquare(matrix);
+  const root = inverseRootFloat64(symmetricUpper(matrix.dataSync(), 0, n), n, p, ridgeEpsilon);
+  return tf.tensor2d(Float32Array.from(root), [n, n]);
+}
+
+/**
+ * {@link inverseRootHost} of every matrix (square, any sizes), `exponents` one p for all or one
+ * per matrix, with ONE host read for all of them (a tidy concatenation read back at once).
+ * Returns new tensors, in order; the inputs are not disposed.
+ */
+export function inverseRootsHost(
+  matrices: readonly tf.Tensor2D[],
+  exponents: number | readonly number[],
+  ridgeEpsilon: number,
+): tf.Tensor2D[] {
+  const ps = typeof exponents === 'number' ? matrices.map(() => exponents) : exponents;
+  if (ps.length !== matrices.length) {
+    throw new Error(`Expected ${matrices.length} exponents, one per matrix, got ${ps.length}`);
+  }
+  ps.forEach((p) => checkRoot(p, ridgeEpsilon));
+  const sizes = matrices.map(checkSquare);
+  if (matrices.length === 0) return [];
+  const all = tf.tidy(() => tf.concat(matrices.map((m) => tf.reshape(m, [-1]))));
+  let values: Float32Array;
+  try {
+    values = all.dataSync() as Float32Array;
+  } finally {
+    all.dispose();
+  }
+  let offset = 0;
+  return sizes.map((n, i) => {
+    const root = inverseRootFloat64(symmetricUpper(values, offset, n), n, ps[i]!, ridgeEpsilon);
+    offset += n * n;
+    return tf.tensor2d(Float32Array.from(root), [n, n]);
   });
-  return tensorFromMatrix(scaled.mmul(v.transpose()));
 }
 
 /** Options of {@link inverseRootNewton}. */
