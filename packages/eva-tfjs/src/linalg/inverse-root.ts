@@ -96,12 +96,19 @@ export function inverseRootsHost(
   } finally {
     all.dispose();
   }
+  const roots: tf.Tensor2D[] = [];
   let offset = 0;
-  return sizes.map((n, i) => {
-    const root = inverseRootFloat64(symmetricUpper(values, offset, n), n, ps[i]!, ridgeEpsilon);
-    offset += n * n;
-    return tf.tensor2d(Float32Array.from(root), [n, n]);
-  });
+  try {
+    sizes.forEach((n, i) => {
+      const root = inverseRootFloat64(symmetricUpper(values, offset, n), n, ps[i]!, ridgeEpsilon);
+      offset += n * n;
+      roots.push(tf.tensor2d(Float32Array.from(root), [n, n]));
+    });
+  } catch (error) {
+    tf.dispose(roots); // e.g. a non-finite statistic: no root is left behind
+    throw error;
+  }
+  return roots;
 }
 
 /** Options of {@link inverseRootNewton}. */

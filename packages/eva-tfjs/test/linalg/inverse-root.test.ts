@@ -110,6 +110,9 @@ test('inverse roots: clear errors for bad input, no tensors left behind', () => 
   assert.throws(() => inverseRootsHost([square, square], [4], 1e-6), /Expected 2 exponents/);
   assert.throws(() => inverseRootsHost([square, wide], 4, 1e-6), /square matrix/);
   assert.throws(() => inverseRootsHost([square], [2.5], 1e-6), /positive integer, got 2.5/);
+  const infinite = tf.tensor2d([1, 0, 0, Infinity], [2, 2]);
+  assert.throws(() => inverseRootsHost([square, infinite], 4, 1e-6), /entry \[1, 1\] is Infinity/);
+  infinite.dispose();
   assert.throws(() => inverseRootFloat64(Float64Array.from([1, 0, 0, NaN]), 2, 4, 0), /NaN/);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([square, wide]);
