@@ -30,6 +30,8 @@ export interface RunFlags {
   out?: string;
   distributed?: boolean;
   collectiveTimeout: number;
+  /** Why the settings are what they are, printed first and shown in reports. */
+  note?: string;
 }
 
 /** {@link RunFlags} once checked, the warm-up settled. */
@@ -77,6 +79,10 @@ export function addRunFlags(
     )
     .option('--seed <n>', 'seed of data, initialisation and shuffling', number('--seed'), 0)
     .option('--out <dir>', 'output directory')
+    .option(
+      '--note <text>',
+      'a note printed first and kept in the report (e.g. where an lr comes from)',
+    )
     .option('--distributed', 'data-parallel over the ranks of an mpirun job (see README)')
     .option(
       '--collective-timeout <s>',

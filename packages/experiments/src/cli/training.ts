@@ -34,6 +34,7 @@ export async function prepare(
   flags: ResolvedRunFlags,
 ): Promise<{ data: Dataset; backend: string }> {
   if (flags.distributed) context.joinJob({ collectiveTimeout: flags.collectiveTimeout });
+  if (flags.note != null) context.say(`Note: ${flags.note}`);
   const backend = await setupBackend(flags.backend);
   const data = loadDataset(flags.data, {
     dataDir: flags.dataDir,
@@ -65,6 +66,7 @@ export function describe(
       : {}),
     seed: flags.seed,
     date: new Date().toISOString(),
+    ...(flags.note != null ? { note: flags.note } : {}),
   };
 }
 
