@@ -6,6 +6,11 @@
  */
 import { MpiCommunicator, type Communicator } from 'eva-tfjs/distributed';
 
+/** `arg` as a POSIX shell would need it typed (single-quoted when it holds anything special). */
+function shellQuoted(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export class CliContext {
   /** `eva-tfjs train --epochs 2 ...`, for reports. */
   readonly commandLine: string;
@@ -16,7 +21,7 @@ export class CliContext {
 
   /** @param args the arguments after the script (`process.argv.slice(2)`) */
   constructor(args: readonly string[]) {
-    this.commandLine = ['eva-tfjs', ...args].join(' ');
+    this.commandLine = ['eva-tfjs', ...args.map(shellQuoted)].join(' ');
   }
 
   /** The data-parallel job (unset: a single process). */
