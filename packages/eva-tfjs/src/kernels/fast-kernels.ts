@@ -391,7 +391,7 @@ const wasmSlice: Override = {
       x as unknown as tf.Tensor,
       attrs.begin,
       attrs.size,
-    );
+    ) as [number[], number[]];
     // The output may grow the heap (detaching older views): view the input after making it.
     const out = backend.makeOutput(size, x.dtype);
     const source = backend.typedArrayFromHeap(x);
