@@ -36,7 +36,7 @@ export default tseslint.config(
   },
   {
     // The eva-tfjs command's launcher (plain ESM JavaScript for Node).
-    files: ['packages/experiments/bin/*.js'],
+    files: ['packages/experiments/bin/*.js', 'results/*.mjs'],
     languageOptions: {
       globals: { URL: 'readonly', console: 'readonly', process: 'readonly' },
     },
