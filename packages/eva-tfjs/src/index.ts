@@ -89,6 +89,7 @@ export {
 export {
   CURVATURE_OPTIONS,
   INVERSE_OPTIONS,
+  FACTOR_INVERSE_OPTIONS,
   KL_CLIP_OPTION,
   KL_NORMALIZE_OPTION,
 } from './preconditioners/shared-options.js';
@@ -161,8 +162,11 @@ export {
 export { enableFastKernels, disableFastKernels } from './kernels/fast-kernels.js';
 export {
   dampedInverse,
+  dampedInverseBlocked,
   dampedInverseHost,
   dampedInverseNewton,
+  type BlockedOptions,
+  type InverseMethod,
   type LinalgMethod,
 } from './linalg/spd-inverse.js';
 export { inverseRoot, inverseRootHost, inverseRootNewton } from './linalg/inverse-root.js';

@@ -44,6 +44,17 @@ export function values(t: tf.Tensor): number[] {
   return Array.from(t.dataSync(), Number);
 }
 
+/** `|actual - expected|_F / |expected|_F` in float64. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let difference = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    difference += (actual[i]! - expected[i]!) ** 2;
+    norm += expected[i]! ** 2;
+  }
+  return Math.sqrt(difference / norm);
+}
+
 /** Asserts elementwise closeness with a tolerance relative to the largest magnitude. */
 export function assertClose(
   actual: ArrayLike<number>,

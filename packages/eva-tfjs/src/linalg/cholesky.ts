@@ -47,3 +47,23 @@ export function lowerTriangularInverse(l: Float64Array, n: number): Float64Array
   }
   return x;
 }
+
+/**
+ * `M^T M` of a lower-triangular `M` (row-major, full symmetric result): with `M = L^-1` this is
+ * `A^-1 = L^-T L^-1`. About `n^3 / 3` multiply-adds in float64.
+ */
+export function lowerGram(m: Float64Array, n: number): Float64Array {
+  const x = new Float64Array(n * n);
+  // X[i, j] = sum_{k >= max(i, j)} M[k, i] M[k, j]: accumulate row k's outer product.
+  for (let k = 0; k < n; k++) {
+    const rowK = k * n;
+    for (let i = 0; i <= k; i++) {
+      const c = m[rowK + i]!;
+      if (c === 0) continue;
+      const rowI = i * n;
+      for (let j = 0; j <= i; j++) x[rowI + j]! += c * m[rowK + j]!;
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) x[j * n + i] = x[i * n + j]!;
+  return x;
+}

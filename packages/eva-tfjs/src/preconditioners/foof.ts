@@ -18,7 +18,11 @@ import {
 } from '../optimizer/wrapping-optimizer.js';
 import type { FactorOptions } from './kfac.js';
 import { augmentedIn, layerMatrix, matrixDirection } from './layer-math.js';
-import { CURVATURE_OPTIONS, INVERSE_OPTIONS, KL_NORMALIZE_OPTION } from './shared-options.js';
+import {
+  CURVATURE_OPTIONS,
+  FACTOR_INVERSE_OPTIONS,
+  KL_NORMALIZE_OPTION,
+} from './shared-options.js';
 
 /** FOOF's statistics: the input factor `A` only. */
 export const foofStatistics: StatisticFunctions = {
@@ -38,7 +42,7 @@ export interface FOOFOptions extends FactorOptions {
   klNormalize?: boolean;
 }
 
-const OPTIONS = { ...CURVATURE_OPTIONS, ...INVERSE_OPTIONS, ...KL_NORMALIZE_OPTION };
+const OPTIONS = { ...CURVATURE_OPTIONS, ...FACTOR_INVERSE_OPTIONS, ...KL_NORMALIZE_OPTION };
 const declared: AssertDeclared<
   FOOFOptions,
   typeof WRAPPING_OPTIONS & typeof LAYERWISE_OPTIONS & typeof OPTIONS

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { activationFactor, gradientFactor } from '../capture/statistics.js';
 import type { StatisticFunctions } from '../capture/model-capture.js';
-import { dampedInverse, type LinalgMethod } from '../linalg/spd-inverse.js';
+import { dampedInverse, type InverseMethod } from '../linalg/spd-inverse.js';
 import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
 import type { AssertDeclared, Hyperparameter } from '../optimizer/options.js';
 import { registerWrappedOptimizer } from '../optimizer/serialization.js';
@@ -20,7 +20,7 @@ import {
   type WRAPPING_OPTIONS,
 } from '../optimizer/wrapping-optimizer.js';
 import { augmentedIn, layerMatrix, matrixDirection } from './layer-math.js';
-import { CURVATURE_OPTIONS, INVERSE_OPTIONS, KL_CLIP_OPTION } from './shared-options.js';
+import { CURVATURE_OPTIONS, FACTOR_INVERSE_OPTIONS, KL_CLIP_OPTION } from './shared-options.js';
 
 /** K-FAC's statistics: both Kronecker factors. */
 export const kfacStatistics: StatisticFunctions = {
@@ -64,8 +64,13 @@ export interface FactorOptions extends LayerwiseOptions {
   factorDecay?: Hyperparameter;
   /** Recompute the inverses every this-many steps (default 1; the paper also uses 10 and 50). */
   invUpdateFreq?: number;
-  /** `'host'` float64 Cholesky (default) or `'newton'` iteration on tf ops (bench/linalg.md). */
-  linalg?: LinalgMethod;
+  /**
+   * How the damped inverses are computed (src/linalg/spd-inverse.ts, bench/linalg.md):
+   * `'blocked'` (default) recursive 2x2 blocks with the products in float32 on the tensor
+   * backend and blocks of at most 64 rows in float64 on the host; `'host'` float64 Cholesky;
+   * `'newton'` Newton-Schulz iteration on tf ops (no host read).
+   */
+  linalg?: InverseMethod;
 }
 
 /** Options of {@link KFAC}; defaults are the reference implementation's. */
@@ -76,7 +81,7 @@ export interface KFACOptions extends FactorOptions {
   klClip?: Hyperparameter | null;
 }
 
-const OPTIONS = { ...CURVATURE_OPTIONS, ...INVERSE_OPTIONS, ...KL_CLIP_OPTION };
+const OPTIONS = { ...CURVATURE_OPTIONS, ...FACTOR_INVERSE_OPTIONS, ...KL_CLIP_OPTION };
 const declared: AssertDeclared<
   KFACOptions,
   typeof WRAPPING_OPTIONS & typeof LAYERWISE_OPTIONS & typeof OPTIONS

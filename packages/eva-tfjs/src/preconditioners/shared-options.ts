@@ -1,6 +1,7 @@
 /**
  * Option declarations several algorithms share: curvature (damping, factor decay), the inverse
- * interval and route, KL clipping and KL normalisation. Defaults are the authors' reference code's.
+ * interval and route (of inverse roots; of factor inverses), KL clipping and KL normalisation.
+ * Defaults are the authors' reference code's, except the factor inverses' route.
  */
 import {
   defineOptions,
@@ -26,19 +27,41 @@ export const CURVATURE_OPTIONS = defineOptions({
   },
 });
 
-/** The interval and route of the expensive inverse work (K-FAC, FOOF). */
-export const INVERSE_OPTIONS = defineOptions({
+const INVERSE_INTERVAL_OPTION = defineOptions({
   invUpdateFreq: {
     kind: 'number',
     default: 1,
     constraint: positiveInteger,
     description: 'inverse/root interval (steps)',
   },
+});
+
+/** The interval and route of the expensive inverse-root work (Shampoo). */
+export const INVERSE_OPTIONS = defineOptions({
+  ...INVERSE_INTERVAL_OPTION,
   linalg: {
     kind: 'choice',
     default: 'host',
     choices: ['host', 'newton'],
     description: "inverse route: 'host' float64 factorisation or 'newton' iteration on tf ops",
+  },
+});
+
+/**
+ * The interval and route of the damped inverses of K-FAC's and FOOF's factors: `'blocked'` (the
+ * default) recursive blocks with float32 products on the tensor backend and small blocks in
+ * float64 on the host, `'host'` float64 Cholesky, `'newton'` Newton-Schulz on tf ops
+ * (src/linalg/spd-inverse.ts, bench/linalg.md).
+ */
+export const FACTOR_INVERSE_OPTIONS = defineOptions({
+  ...INVERSE_INTERVAL_OPTION,
+  linalg: {
+    kind: 'choice',
+    default: 'blocked',
+    choices: ['host', 'newton', 'blocked'],
+    description:
+      "inverse route: 'blocked' float32 block products on the backend, 'host' float64 " +
+      "Cholesky, 'newton' iteration on tf ops",
   },
 });
 

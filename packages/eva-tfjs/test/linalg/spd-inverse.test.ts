@@ -1,5 +1,5 @@
 /**
- * Damped SPD inverses (both routes) against float64 ml-matrix on random SPD, near-singular
+ * Damped SPD inverses (all three routes) against float64 ml-matrix on random SPD, near-singular
  * (rank-deficient, like factors of few samples or dead ReLUs) and all-zero matrices: correct
  * where well-posed, finite everywhere; bad arguments of the linear-algebra routines.
  */
@@ -8,6 +8,7 @@ import { inverse, Matrix } from 'ml-matrix';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  dampedInverseBlocked,
   dampedInverseHost,
   dampedInverseNewton,
   inverseRootHost,
@@ -30,7 +31,9 @@ for (const [label, m] of cases) {
     assertClose(values(host), expected, 1e-5, 'host');
     const newton = dampedInverseNewton(t, damping, { iterations: 40 });
     assertClose(values(newton), expected, 1e-3, 'newton');
-    tf.dispose([t, host, newton]);
+    const blocked = dampedInverseBlocked(t, damping, { leafSize: 4 });
+    assertClose(values(blocked), expected, 1e-5, 'blocked');
+    tf.dispose([t, host, newton, blocked]);
   });
 }
 
@@ -45,6 +48,7 @@ test('linear-algebra routines reject bad arguments clearly and leak nothing', ()
     dampedInverseNewton(t, 0.1),
     inverseRootNewton(t, 4, 1e-6),
     dampedInverseHost(t, 0.1),
+    dampedInverseBlocked(t, 0.1, { leafSize: 2 }),
     inverseRootHost(t, 2, 0),
   ];
   assert.equal(tf.memory().numTensors, before + results.length, 'only the results remain');

@@ -18,7 +18,7 @@ test('bad options of the family are rejected by name, listing what is valid', ()
   );
   assert.throws(
     () => new KFAC(model, base, { linalg: 'lu' as 'host' }),
-    /'linalg' must be 'host' or 'newton'/,
+    /'linalg' must be one of 'host', 'newton', 'blocked'/,
   );
   assert.throws(
     () => new FOOF(model, base, { klNormalize: 1 as unknown as boolean }),
