@@ -1,10 +1,12 @@
 /**
  * Benchmark of the linear-algebra routes K-FAC/FOOF (damped SPD inverse) and Shampoo (inverse
- * 4th root) can take, at d = 128, 512, 1001: float64 on the host (ml-matrix) vs Newton
- * iterations on tf ops, on the given backends. Prints median time and the relative error
- * against the float64 host result.
+ * 4th root) can take: float64 on the host vs recursive blocks on the backend's matmul vs Newton
+ * iterations on tf ops, on the given backends. The routes of one size run alternately, once
+ * each per repeat (the machine is shared: alternation keeps their ratios fair); prints the
+ * median time and the relative Frobenius error against the float64 host result.
  *
- *   npx tsx bench/linalg.ts --backends wasm,cpu --sizes 128,512,1001 --repeats 3
+ *   node --conditions=eva-tfjs-source --import tsx bench/linalg.ts --backends wasm \
+ *       --sizes 128,512,1001 --repeats 5 [--leaf-sizes 32,64,128] [--operations inverse]
  */
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
@@ -13,6 +15,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { setupBackend, seededRandom } from '@eva-tfjs/experiments';
 import {
   enableFastKernels,
+  dampedInverseBlocked,
   dampedInverseHost,
   dampedInverseNewton,
   inverseRootHost,
@@ -23,8 +26,24 @@ const program = new Command()
   .option('--backends <list>', 'backends', 'wasm')
   .option('--sizes <list>', 'matrix sizes', '128,512,1001')
   .option('--repeats <n>', 'runs per case (median)', '3')
+  .option('--leaf-sizes <list>', 'leaf sizes of the blocked inverse', '64')
+  .option('--operations <list>', 'inverse, root', 'inverse,root')
+  .option('--damping <x>', 'damping of the inverses', '1e-3')
+  .option(
+    '--routes <list>',
+    'host, blocked, newton (the first is the error reference)',
+    'host,blocked,newton',
+  )
   .parse();
-const opts = program.opts<{ backends: string; sizes: string; repeats: string }>();
+const opts = program.opts<{
+  backends: string;
+  sizes: string;
+  repeats: string;
+  leafSizes: string;
+  operations: string;
+  damping: string;
+  routes: string;
+}>();
 
 /** A Kronecker-factor-like SPD matrix: X^T X / n from rows with a decaying spectrum. */
 function factor(d: number, seed: number): tf.Tensor2D {
@@ -49,6 +68,15 @@ function relativeError(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.div(tf.norm(tf.sub(a, b)), tf.norm(b)).dataSync()[0]!);
 }
 
+/** `(lambda_max + damping) / damping` (power iteration): an upper bound of cond(A + damping I). */
+function conditionBound(a: tf.Tensor2D, damping: number): number {
+  return tf.tidy(() => {
+    let v = tf.ones([a.shape[0], 1]);
+    for (let k = 0; k < 100; k++) v = tf.div(tf.matMul(a, v), tf.norm(v));
+    return (tf.norm(v).dataSync()[0]! + damping) / damping;
+  });
+}
+
 /** The former host root route (before issue 14): ml-matrix's EVD, for comparison. */
 function mlMatrixInverseRoot(a: tf.Tensor2D, p: number, ridgeEpsilon: number): tf.Tensor2D {
   const n = a.shape[0];
@@ -68,7 +96,17 @@ function mlMatrixInverseRoot(a: tf.Tensor2D, p: number, ridgeEpsilon: number): t
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
+interface Case {
+  operation: string;
+  /** host, blocked or newton (for --routes). */
+  key: string;
+  route: string;
+  run: () => tf.Tensor;
+}
+
 enableFastKernels();
+const operations = opts.operations.split(',');
+const damping = Number(opts.damping);
 const table = new Table({
   head: ['backend', 'd', 'operation', 'route', 'median ms', 'rel. error vs host'],
   style: { head: [], border: [] },
@@ -77,33 +115,85 @@ for (const backend of opts.backends.split(',')) {
   await setupBackend(backend);
   for (const d of opts.sizes.split(',').map(Number)) {
     const a = factor(d, d);
-    const damping = 1e-3;
-    const cases: Array<[string, string, () => tf.Tensor]> = [
-      ['inverse', 'host (float64 Cholesky)', () => dampedInverseHost(a, damping)],
-      ['inverse', 'newton-schulz (tf, 30 it.)', () => dampedInverseNewton(a, damping)],
-      ['inverse 4th root', 'host (flat float64 EVD)', () => inverseRootHost(a, 4, 1e-6)],
-      ['inverse 4th root', 'host (ml-matrix EVD, former)', () => mlMatrixInverseRoot(a, 4, 1e-6)],
-      ['inverse 4th root', 'coupled newton (tf)', () => inverseRootNewton(a, 4, 1e-6)],
-    ];
-    const reference = new Map<string, tf.Tensor>();
-    for (const [operation, route, run] of cases) {
-      const times: number[] = [];
-      let last: tf.Tensor | null = null;
-      for (let r = 0; r < Number(opts.repeats); r++) {
-        const { ms, result } = time(run);
-        times.push(ms);
-        last?.dispose();
-        last = result;
+    const all: Case[] = [];
+    if (operations.includes('inverse')) {
+      all.push({
+        operation: 'inverse',
+        key: 'host',
+        route: 'host (float64 Cholesky)',
+        run: () => dampedInverseHost(a, damping),
+      });
+      for (const leafSize of opts.leafSizes.split(',').map(Number)) {
+        all.push({
+          operation: 'inverse',
+          key: 'blocked',
+          route: `blocked (leaf ${leafSize})`,
+          run: () => dampedInverseBlocked(a, damping, { leafSize }),
+        });
       }
-      const ref = reference.get(operation);
-      const error = ref == null ? 0 : relativeError(last!, ref);
-      if (ref == null) reference.set(operation, last!);
-      else last!.dispose();
-      table.push([backend, d, operation, route, median(times).toFixed(1), error.toExponential(2)]);
-      console.error(`${backend} d=${d} ${operation} ${route}: ${median(times).toFixed(1)} ms`);
+      all.push({
+        operation: 'inverse',
+        key: 'newton',
+        route: 'newton-schulz (tf, 30 it.)',
+        run: () => dampedInverseNewton(a, damping),
+      });
     }
-    for (const t of reference.values()) t.dispose();
-    a.dispose();
+    if (operations.includes('root')) {
+      all.push(
+        {
+          operation: 'inverse 4th root',
+          key: 'host',
+          route: 'host (flat float64 EVD)',
+          run: () => inverseRootHost(a, 4, 1e-6),
+        },
+        {
+          operation: 'inverse 4th root',
+          key: 'host',
+          route: 'host (ml-matrix EVD, former)',
+          run: () => mlMatrixInverseRoot(a, 4, 1e-6),
+        },
+        {
+          operation: 'inverse 4th root',
+          key: 'newton',
+          route: 'coupled newton (tf)',
+          run: () => inverseRootNewton(a, 4, 1e-6),
+        },
+      );
+    }
+    const routes = opts.routes.split(',');
+    const cases = all.filter((c) => routes.includes(c.key));
+    const times = cases.map(() => [] as number[]);
+    const last: Array<tf.Tensor | null> = cases.map(() => null);
+    for (let r = 0; r < Number(opts.repeats); r++) {
+      cases.forEach((c, i) => {
+        const { ms, result } = time(c.run);
+        times[i]!.push(ms);
+        last[i]?.dispose();
+        last[i] = result;
+      });
+      console.error(`${backend} d=${d}: repeat ${r + 1}/${opts.repeats}`);
+    }
+    const reference = new Map<string, tf.Tensor>();
+    cases.forEach((c, i) => {
+      const ref = reference.get(c.operation);
+      const error = ref == null ? 0 : relativeError(last[i]!, ref);
+      if (ref == null) reference.set(c.operation, last[i]!);
+      else last[i]!.dispose();
+      table.push([
+        backend,
+        d,
+        c.operation,
+        c.route,
+        median(times[i]!).toFixed(1),
+        ref == null ? 'reference' : error.toExponential(2),
+      ]);
+    });
+    if (operations.includes('inverse')) {
+      console.error(
+        `d=${d}: cond(A + damping I) <= ${conditionBound(a, damping).toExponential(1)}`,
+      );
+    }
+    tf.dispose([...reference.values(), a]);
   }
 }
 console.log(table.toString());
