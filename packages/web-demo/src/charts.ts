@@ -25,11 +25,12 @@ Chart.register(
   Tooltip,
 );
 
-/** One recorded loss. */
+/** One recorded loss: after `step` steps, `seconds` into the run, at `learningRate`. */
 export interface LossPoint {
   step: number;
   seconds: number;
   loss: number;
+  learningRate: number;
 }
 
 /** One line: an optimizer's name, colour and losses so far. */

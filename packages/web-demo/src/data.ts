@@ -14,6 +14,7 @@ const CLASSES = 10;
 /** How many held-out test digits are shown. */
 export const TEST_SAMPLES = 8;
 
+/** The decoded digits: pixels on the current backend, labels on the host. */
 export interface Digits {
   /** `[count, 784]` normalised pixels. */
   x: tf.Tensor2D;
@@ -25,8 +26,18 @@ export interface Digits {
 export async function loadDigits(): Promise<Digits> {
   const response = await fetch(new URL('digits.bin', document.baseURI));
   if (!response.ok) throw new Error(`digits.bin: HTTP ${response.status} (run npm run web)`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const count = new DataView(bytes.buffer).getUint32(0, true);
+  return decodeDigits(new Uint8Array(await response.arrayBuffer()));
+}
+
+/** Decodes the bytes of `digits.bin` (see the file's header) into normalised digits. */
+export function decodeDigits(bytes: Uint8Array): Digits {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = bytes.length >= 4 ? view.getUint32(0, true) : 0;
+  if (count === 0 || bytes.length !== 4 + count + count * PIXELS) {
+    throw new Error(
+      `digits.bin: ${bytes.length} bytes do not hold a count, labels and 28x28 digits`,
+    );
+  }
   const labels = bytes.slice(4, 4 + count);
   const pixels = new Float32Array(count * PIXELS);
   for (let i = 0; i < pixels.length; i++)

@@ -1,14 +1,13 @@
 /**
  * The eva-tfjs browser demo: trains the same model from the same seed on the same MNIST batches
- * with several optimizers side by side, with live loss curves (per step and per second),
- * reconstructions (or predictions) of test digits, steps/s, and a backend selector. The
- * per-optimizer option fields come from the registry's declarations.
+ * with several optimizers side by side, each at its own tuned learning rate behind a warm-up,
+ * with live loss curves (per step and per second), reconstructions (or predictions) of test
+ * digits, a "time to reach loss X" readout, steps/s, and a backend selector. The per-optimizer
+ * option fields come from the registry's declarations.
  *
- * URL parameters (see url-params.ts): `optimizers=sgd,eva`, `backend=wasm`, `model=mlp`, `lr`,
- * `batch`, `steps` (stop after this many steps per optimizer), `autostart=1`.
- *
- * This file wires the parts: backends.ts, data.ts, runs.ts, run-loop.ts, charts.ts,
- * samples.ts, controls.ts, option-controls.ts and demo-state.ts (`window.__evaDemo`).
+ * URL parameters: see url-params.ts. This file wires the parts: backends.ts, data.ts, runs.ts,
+ * run-loop.ts, schedule.ts, charts.ts, samples.ts, target-readout.ts, controls.ts,
+ * option-controls.ts, tuned-settings.ts and demo-state.ts (`window.__evaDemo`).
  */
 import { BACKENDS, chooseBackend, initialiseBackends } from './backends.js';
 import { LossCharts } from './charts.js';
@@ -18,10 +17,12 @@ import {
   byId,
   fillBackendSelect,
   fillOptimizerList,
+  lockSettings,
   markBackendInUse,
   onSettingsChange,
   progressLine,
   readSettings,
+  readTarget,
   setStatus,
   showTraining,
 } from './controls.js';
@@ -32,23 +33,43 @@ import { colorOf } from './palette.js';
 import { RunLoop } from './run-loop.js';
 import { createRun, disposeRun, optimizerOptions, type Run } from './runs.js';
 import { SampleRows } from './samples.js';
+import { TargetReadout } from './target-readout.js';
+import { DEFAULT_SETTINGS } from './tuned-settings.js';
 import { readUrlParams } from './url-params.js';
 
 publishDemoState();
 initialiseBackends();
 
+const params = readUrlParams();
 const charts = new LossCharts(byId('loss-steps'), byId('loss-time'));
 const samples = new SampleRows(byId('rows'), byId('samples-kind'));
-const optionControls = new OptionControls(byId('option-controls'), byId('optimizer-options'));
+const readout = new TargetReadout(byId('readout-rows'));
+const optionControls = new OptionControls(
+  byId('option-controls'),
+  byId('optimizer-options'),
+  params.learningRates,
+);
+
+/** The runs' lines: name, colour and losses. */
+function seriesOf(runs: readonly Run[]) {
+  return runs.map((r, i) => ({ name: r.name, color: colorOf(i), losses: r.losses }));
+}
+
+/** Redraws the readout for the current target. */
+function updateReadout(runs: readonly Run[]): void {
+  demo.target = readTarget();
+  demo.readout = readout.update(seriesOf(runs), demo.target);
+}
 
 /** Builds one run per chosen optimizer from the form (replacing the previous ones). */
 function buildRuns(digits: Digits, loop: RunLoop): void {
   const s = readSettings();
-  optionControls.show(s.optimizers);
+  optionControls.show(s.optimizers, s.model);
   const runs: Run[] = [];
   try {
     for (const name of s.optimizers) {
-      const options = optimizerOptions(name, s.learningRate, optionControls.values(name));
+      const learningRate = optionControls.learningRate(name);
+      const options = optimizerOptions(name, learningRate, optionControls.values(name));
       runs.push(createRun(name, s.model, options));
     }
   } catch (e) {
@@ -57,35 +78,62 @@ function buildRuns(digits: Digits, loop: RunLoop): void {
     loop.replaceRuns([]);
     charts.reset([]);
     samples.reset(digits, [], s.model === 'mlp');
+    updateReadout([]);
     setStatus(`Error: ${e instanceof Error ? e.message : String(e)}`);
     return;
   }
   loop.replaceRuns(runs);
-  const series = runs.map((r, i) => ({ name: r.name, color: colorOf(i), losses: r.losses }));
-  charts.reset(series);
-  samples.reset(digits, series, s.model === 'mlp');
-  setStatus(`Ready: ${runs.map((r) => r.name).join(' vs ')} on ${demo.backend}.`);
+  charts.reset(seriesOf(runs));
+  samples.reset(digits, seriesOf(runs), s.model === 'mlp');
+  updateReadout(runs);
+  const rates = runs.map((r) => `${r.name} (lr ${r.learningRate})`).join(' vs ');
+  const failures = demo.backendFailures.length > 0 ? ` (${demo.backendFailures.join('; ')})` : '';
+  setStatus(`Ready: ${rates} on ${demo.backend}${failures}, ${s.steps} steps.`);
+}
+
+/** Sets the form's defaults, then the fields given in the URL. */
+function fillForm(): void {
+  applyFields({
+    batch: String(DEFAULT_SETTINGS.batch),
+    steps: String(DEFAULT_SETTINGS.steps),
+    warmup: String(DEFAULT_SETTINGS.warmupSteps),
+    decay: DEFAULT_SETTINGS.decay,
+  });
+  applyFields(params.fields);
+  if (params.fields.target == null) resetTarget();
+}
+
+/** Sets the target loss to the chosen model's default. */
+function resetTarget(): void {
+  byId<HTMLInputElement>('target').value = String(DEFAULT_SETTINGS.target[readSettings().model]);
+}
+
+async function useBackend(requested: string | null): Promise<void> {
+  const choice = await chooseBackend(requested);
+  demo.backend = choice.name;
+  demo.backendFailures = choice.failures;
 }
 
 async function main(): Promise<void> {
-  const params = readUrlParams();
   fillOptimizerList(params.optimizers);
-  applyFields(params.fields);
-  demo.backend = await chooseBackend(params.backend);
+  fillForm();
+  await useBackend(params.backend);
   fillBackendSelect(BACKENDS, demo.backend);
   const digits = await loadDigits();
-  const loop = new RunLoop(digits, params.steps, {
+  const loop = new RunLoop(digits, {
     progress(runs, elapsedSeconds) {
-      charts.update(runs.map((r, i) => ({ name: r.name, color: colorOf(i), losses: r.losses })));
+      charts.update(seriesOf(runs));
       samples.draw(
         digits,
         runs.map((r) => r.model),
       );
       demo.reconstructionsDrawn += 1;
+      updateReadout(runs);
       setStatus(progressLine(demo.backend, runs, elapsedSeconds));
     },
     stopped(error) {
       showTraining(false);
+      lockSettings(false);
       if (error != null) setStatus(`Error: ${String(error)}`);
     },
   });
@@ -93,9 +141,13 @@ async function main(): Promise<void> {
   rebuild();
 
   byId('start').addEventListener('click', () => {
-    if (loop.isRunning) return;
+    const s = readSettings();
+    if (!loop.start({ ...s, totalSteps: s.steps })) {
+      if (loop.reached(s.steps)) setStatus(`Finished ${s.steps} steps: raise Steps, or Reset.`);
+      return;
+    }
     showTraining(true);
-    loop.start(readSettings().batch);
+    lockSettings(true);
   });
   byId('pause').addEventListener('click', () => loop.pause());
   byId('reset').addEventListener('click', async () => {
@@ -105,12 +157,15 @@ async function main(): Promise<void> {
   const select = backendSelect();
   select.addEventListener('change', async () => {
     await loop.stop();
-    demo.backend = await chooseBackend(select.value);
+    await useBackend(select.value);
     markBackendInUse(demo.backend);
     rebuild();
   });
-  onSettingsChange(() => !loop.isRunning && rebuild());
-  byId('optimizer-options').addEventListener('change', () => !loop.isRunning && rebuild());
+  byId('model').addEventListener('change', resetTarget);
+  onSettingsChange(
+    () => !loop.isRunning && rebuild(),
+    () => updateReadout(loop.currentRuns),
+  );
   if (params.autostart) byId('start').click();
 }
 

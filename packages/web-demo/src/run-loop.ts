@@ -1,16 +1,20 @@
 /**
- * The training loop: rounds of one step per run (same batch for every optimizer), yielding to
- * the browser with `tf.nextFrame` between rounds, reporting progress at most every 250 ms, and
- * stopping when paused or when every run has reached the step limit (the `steps` URL
- * parameter; a later Start runs on without a limit). It keeps `window.__evaDemo` up to date.
+ * The training loop: rounds of one step per run (same batch for every optimizer), each run's
+ * learning rate set from its schedule before its step, yielding to the browser with
+ * `tf.nextFrame` between rounds, reporting progress at most every 250 ms, and stopping when
+ * paused or when every run has taken the requested number of steps. It keeps
+ * `window.__evaDemo` up to date.
  */
 import * as tf from '@tensorflow/tfjs';
+import { setLearningRate, type LearningRateSchedule } from 'eva-tfjs';
 import { trainingBatch, type Digits } from './data.js';
 import { demo } from './demo-state.js';
 import { disposeRun, type Run } from './runs.js';
+import { scheduleFor, type ScheduleSettings } from './schedule.js';
 
 const PROGRESS_INTERVAL_MS = 250;
 
+/** What the loop reports to the page. */
 export interface RunLoopHooks {
   /** Called at most every 250 ms while training, and after the last round. */
   progress(runs: readonly Run[], elapsedSeconds: number): void;
@@ -18,20 +22,33 @@ export interface RunLoopHooks {
   stopped(error?: unknown): void;
 }
 
+/** How to train: batch size, and the schedule (its `totalSteps` is where the runs stop). */
+export interface TrainingSettings extends ScheduleSettings {
+  batch: number;
+}
+
+/** Trains the runs, one round at a time. */
 export class RunLoop {
   private runs: Run[] = [];
+  private schedules: LearningRateSchedule[] = [];
+  private stopAfter = 0;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
 
-  /** Trains on `digits`; runs stop after `stopAfter` steps the first time. */
+  /** Trains on `digits`, reporting through `hooks`. */
   constructor(
     private readonly digits: Digits,
-    private stopAfter: number,
     private readonly hooks: RunLoopHooks,
   ) {}
 
+  /** Whether a round is under way or about to be. */
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /** The runs being trained. */
+  get currentRuns(): readonly Run[] {
+    return this.runs;
   }
 
   /** Replaces (and frees) the runs; call it only while stopped. */
@@ -43,13 +60,24 @@ export class RunLoop {
     demo.runs = [];
   }
 
-  /** Starts (or resumes) training with batches of `batch` digits; no-op while running. */
-  start(batch: number): void {
-    if (this.running) return;
-    if (this.runs.length === 0 || this.finished()) this.stopAfter = Infinity;
+  /** Whether every run has taken `steps` steps. */
+  reached(steps: number): boolean {
+    return this.runs.every((r) => r.steps >= steps);
+  }
+
+  /**
+   * Starts (or resumes) training until every run has taken `settings.totalSteps` steps; false
+   * (and nothing started) when there are no runs, they are already there, or it is running.
+   */
+  start(settings: TrainingSettings): boolean {
+    if (this.running || this.runs.length === 0 || this.reached(settings.totalSteps)) return false;
+    this.schedules = this.runs.map((r) => scheduleFor(r.learningRate, settings));
+    this.stopAfter = settings.totalSteps;
     this.running = true;
     demo.running = true;
-    this.loop = this.train(batch);
+    demo.done = false;
+    this.loop = this.train(settings.batch);
+    return true;
   }
 
   /** Stops after the current round. */
@@ -63,21 +91,30 @@ export class RunLoop {
     await this.loop;
   }
 
-  private finished(): boolean {
-    return this.runs.every((r) => r.steps >= this.stopAfter);
-  }
-
   private async round(batch: number): Promise<void> {
-    for (const run of this.runs) {
+    for (const [i, run] of this.runs.entries()) {
       if (run.steps >= this.stopAfter) continue;
+      const learningRate = this.schedules[i]!(run.steps);
+      setLearningRate(run.optimizer, learningRate);
       const { x, y, dispose } = trainingBatch(this.digits, run.steps, batch, run.classifier);
       const t0 = performance.now();
       const loss = (await run.model.trainOnBatch(x, y)) as number;
       run.seconds += (performance.now() - t0) / 1000;
       run.steps += 1;
       dispose();
-      run.losses.push({ step: run.steps, seconds: run.seconds, loss });
+      run.losses.push({ step: run.steps, seconds: run.seconds, loss, learningRate });
     }
+  }
+
+  private publish(): void {
+    demo.runs = this.runs.map((r) => ({
+      name: r.name,
+      learningRate: r.learningRate,
+      steps: r.steps,
+      seconds: r.seconds,
+      losses: r.losses.map((p) => p.loss),
+    }));
+    demo.tensors = tf.memory().numTensors;
   }
 
   private async train(batch: number): Promise<void> {
@@ -88,16 +125,11 @@ export class RunLoop {
       while (this.running) {
         await this.round(batch);
         const now = performance.now();
-        const finished = this.finished();
+        const finished = this.reached(this.stopAfter);
         if (now - lastProgress > PROGRESS_INTERVAL_MS || finished) {
           lastProgress = now;
+          this.publish();
           this.hooks.progress(this.runs, (now - started) / 1000);
-          demo.runs = this.runs.map((r) => ({
-            name: r.name,
-            steps: r.steps,
-            firstLoss: r.losses[0]?.loss ?? NaN,
-            lastLoss: r.losses.at(-1)?.loss ?? NaN,
-          }));
         }
         if (finished) {
           demo.done = true;

@@ -18,8 +18,11 @@ export type ModelKind = 'autoencoder' | 'mlp';
  */
 const DEMO_SETTINGS: Readonly<Record<string, unknown>> = { weightDecay: 5e-4, invUpdateFreq: 10 };
 
+/** One optimizer's model, optimizer and progress. */
 export interface Run {
   name: string;
+  /** The peak learning rate of its schedule. */
+  learningRate: number;
   model: tf.LayersModel;
   optimizer: tf.Optimizer;
   /** Whether the model classifies (targets are one-hot labels) rather than reconstructs. */
@@ -68,7 +71,16 @@ export function createRun(name: string, kind: ModelKind, options: RegistryOption
     optimizer,
     loss: classifier ? 'categoricalCrossentropy' : 'meanSquaredError',
   });
-  return { name, model, optimizer, classifier, steps: 0, seconds: 0, losses: [] };
+  return {
+    name,
+    learningRate: options.learningRate,
+    model,
+    optimizer,
+    classifier,
+    steps: 0,
+    seconds: 0,
+    losses: [],
+  };
 }
 
 /** Frees a run's model and optimizer state. */
