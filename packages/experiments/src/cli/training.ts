@@ -18,7 +18,9 @@ import {
   type RunResult,
 } from '../experiments/train-run.js';
 import type { CliContext } from './context.js';
-import { holdOutput } from './output.js';
+import type { Command } from 'commander';
+import { checkOutputFree, holdOutput } from './output.js';
+import { number } from './parsers.js';
 import type { ResolvedRunFlags } from './run-flags.js';
 
 /** One run of a command: its label, the registry optimizer and its options. */
@@ -284,4 +286,51 @@ export async function trainAndReport(
   } finally {
     output.release();
   }
+}
+
+/** The flags of the commands that train several runs into one report (compare, sweep). */
+export interface ReportingFlags {
+  /** Target test loss (accuracy for classifiers) for time-to-target. */
+  target?: number;
+  /** Continue from the runs' checkpoints. */
+  resume?: boolean;
+}
+
+/** Adds `--target` and `--resume` ({@link ReportingFlags}) to `command`. */
+export function addReportingFlags(command: Command): Command {
+  return command
+    .option(
+      '--target <x>',
+      'target test loss (accuracy for classifiers) for time-to-target',
+      number('--target'),
+    )
+    .option('--resume', RESUME_DESCRIPTION);
+}
+
+/**
+ * The common end of compare and sweep: checks the output directory (and, with `--resume`, that a
+ * run has a checkpoint), loads the data, checks every planned run against it, then trains and
+ * writes the report titled `title(dataset name)` to `out`.
+ */
+export async function runPlanned(
+  context: CliContext,
+  flags: ResolvedRunFlags & ReportingFlags,
+  planned: ReadonlyArray<{ run: RunSpec; flags: ResolvedRunFlags }>,
+  report: { out: string; title: (dataset: string) => string; weightDecay: unknown },
+): Promise<void> {
+  checkOutputFree(report.out);
+  if (flags.resume)
+    checkAnyResumable(
+      report.out,
+      planned.map(({ run }) => run.label),
+    );
+  const { data, backend } = await prepare(context, flags);
+  checkRuns(context, planned, data);
+  await trainAndReport(context, planned, data, {
+    title: report.title(data.name),
+    out: report.out,
+    details: describe(context, flags, { data, backend, weightDecay: report.weightDecay }),
+    target: flags.target,
+    resume: flags.resume,
+  });
 }

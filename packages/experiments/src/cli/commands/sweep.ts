@@ -17,27 +17,17 @@ import {
   type FlagValues,
   type OptimizerFlag,
 } from '../optimizer-flags.js';
-import { checkOutputFree } from '../output.js';
 import { integer, names, number } from '../parsers.js';
 import { addRunFlags, type ResolvedRunFlags, type RunFlags } from '../run-flags.js';
-import {
-  checkAnyResumable,
-  checkRuns,
-  describe,
-  prepare,
-  RESUME_DESCRIPTION,
-  trainAndReport,
-} from '../training.js';
+import { addReportingFlags, runPlanned, type ReportingFlags } from '../training.js';
 import { checkList, checkOptimizerOptions, resolveRunFlags } from '../validation.js';
 
 /** The flags of `sweep` (the optimizer flags apart: see optimizer-flags.ts). */
-export interface SweepFlags extends RunFlags {
+export interface SweepFlags extends RunFlags, ReportingFlags {
   optimizer: string;
   param: string;
   /** The values as typed (parsed by the parameter). */
   values: string[];
-  target?: number;
-  resume?: boolean;
 }
 
 /** The settings one sweep run varies. */
@@ -145,32 +135,20 @@ export async function sweep(
   const out =
     flags.out ??
     join('reports', `sweep-${flags.model}-${flags.data}-${flags.optimizer}-${flags.param}`);
-  checkOutputFree(out);
-  if (given.resume)
-    checkAnyResumable(
-      out,
-      variants.map(({ run }) => run.label),
-    );
-  const { data, backend } = await prepare(context, flags);
-  checkRuns(context, variants, data);
-  await trainAndReport(context, variants, data, {
-    title: `${flags.model} on ${data.name}: ${flags.optimizer}, ${flags.param} sweep`,
+  await runPlanned(context, flags, variants, {
     out,
-    details: describe(context, flags, {
-      data,
-      backend,
-      weightDecay: valueOf(values, 'weightDecay'),
-    }),
-    target: flags.target,
-    resume: given.resume,
+    title: (dataset) => `${flags.model} on ${dataset}: ${flags.optimizer}, ${flags.param} sweep`,
+    weightDecay: valueOf(values, 'weightDecay'),
   });
 }
 
 /** The `sweep` command (its optimizer flags are added by the program). */
 export function sweepCommand(context: CliContext): Command {
-  return addRunFlags(
-    new Command('sweep').description('one setting over a list of values; write a report'),
-    { epochs: 10, batchSize: 1000 },
+  return addReportingFlags(
+    addRunFlags(
+      new Command('sweep').description('one setting over a list of values; write a report'),
+      { epochs: 10, batchSize: 1000 },
+    ),
   )
     .addOption(
       new Option('--optimizer <name>', 'optimizer').choices(optimizerNames()).default('eva'),
@@ -185,8 +163,6 @@ export function sweepCommand(context: CliContext): Command {
       "comma-separated values, parsed like the flag ('none' turns off an option that allows it)",
       names,
     )
-    .option('--target <x>', 'target test loss (accuracy for classifiers)', number('--target'))
-    .option('--resume', RESUME_DESCRIPTION)
     .action(async (flags: SweepFlags, command: Command) =>
       sweep(context, flags, optimizerFlagsOf(command), flagValues(command)),
     );
