@@ -14,7 +14,13 @@ import { initializeLikePyTorch } from '../src/models/initialize.js';
 import { createOptimizerByName, enableFastKernels } from 'eva-tfjs';
 import { loadCheckpoint, saveCheckpoint } from '../src/experiments/checkpoint.js';
 import { runTraining, type RunResult } from '../src/experiments/train-run.js';
-import { defaultTarget, verdicts, writeReport } from '../src/experiments/report.js';
+import {
+  defaultTarget,
+  timeBasis,
+  verdicts,
+  writeReport,
+  type LabelledRun,
+} from '../src/experiments/report.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { randomValues, useCpu } from '../../eva-tfjs/test/helpers.js';
 
@@ -141,6 +147,11 @@ test('runTraining: classifier metrics; a resumed run equals the uninterrupted on
   assert.ok(
     full.epochs.every((e) => e.testAccuracy! >= 0 && e.testAccuracy! <= 1 && e.trainAccuracy! >= 0),
   );
+  const cpu = full.epochs.map((e) => e.cpuSeconds!);
+  assert.ok(
+    cpu.every((c, i) => c > 0 && c >= (cpu[i - 1] ?? 0)),
+    `CPU seconds grow from epoch to epoch: ${cpu.join(', ')}`,
+  );
   const dir = tmp();
   const interrupted = await runTraining(tiny, {
     ...config,
@@ -195,11 +206,11 @@ test('reports: summary table, time to target, plots and JSON', async () => {
   });
   assert.match(
     summary,
-    /\| sgd \| 0\.1 \| 0\.60000 \| 0\.60000 \| 0\.60000 \| 3\.0 \| 1\.00 \| 3 \| 3\.0 \| 0 \|/,
+    /\| sgd \| 0\.1 \| 0\.60000 \| 0\.60000 \| 0\.60000 \| 3\.0 \| - \| 1\.00 \| 3 \| 3\.0 \| 0 \|/,
   );
   assert.match(
     summary,
-    /\| eva \| 0\.1 \| 0\.40000 \| 0\.40000 \| 0\.40000 \| 6\.0 \| 2\.00 \| 2 \| 4\.0 \| 0 \|/,
+    /\| eva \| 0\.1 \| 0\.40000 \| 0\.40000 \| 0\.40000 \| 6\.0 \| - \| 2\.00 \| 2 \| 4\.0 \| 0 \|/,
   );
   assert.match(summary, /eva-tfjs compare x/);
   assert.match(
@@ -227,4 +238,23 @@ test('reports: summary table, time to target, plots and JSON', async () => {
     target: 0.45,
   });
   assert.match(withTarget, /\| sgd \|.*\| not reached \| - \| 0 \|/);
+  assert.match(summary, /- time: wall-clock seconds/);
+
+  // With CPU times in every record, times to target and per-epoch ratios use them.
+  const withCpu: LabelledRun[] = runs.map(({ label, result }) => ({
+    label,
+    result: {
+      ...result,
+      epochs: result.epochs.map((e, i) => ({ ...e, cpuSeconds: (i + 1) * 0.5 })),
+    },
+  }));
+  const cpuSummary = await writeReport(tmp(), withCpu, { title: 'T', command: 'c', details: {} });
+  assert.match(cpuSummary, /- time: CPU seconds/);
+  assert.match(cpuSummary, /\| eva \|.*\| 6\.0 \| 1\.5 \| 1\.00 \| 2 \| 1\.0 \| 0 \|/);
+  assert.deepEqual(verdicts(withCpu), [
+    "eva reached sgd's final test loss 0.60000 at epoch 2 of 3, in 1.0 CPU s against 1.5 CPU s",
+  ]);
+  // One record without a CPU time sends the whole report back to wall-clock time.
+  delete withCpu[0]!.result.epochs[0]!.cpuSeconds;
+  assert.equal(timeBasis(withCpu).unit, 's');
 });

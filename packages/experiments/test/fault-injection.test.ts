@@ -93,11 +93,12 @@ function launch(command: string, args: string[], env: Record<string, string> = {
   return { pid: child.pid!, exited, done: () => finished };
 }
 
-/** The fields of epoch records that must survive any interruption (wall time apart). */
+/** The fields of epoch records that must survive any interruption (wall and CPU time apart). */
 type Row = Record<string, unknown>;
 const comparable = (records: Row[]): Row[] =>
-  records.map(({ seconds: _seconds, ...rest }) => {
+  records.map(({ seconds: _seconds, cpuSeconds, ...rest }) => {
     void _seconds;
+    assert.equal(typeof cpuSeconds, 'number', 'every record of a resumed run has its CPU time');
     return rest;
   });
 

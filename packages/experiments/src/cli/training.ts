@@ -112,7 +112,8 @@ function epochLine(label: string, e: EpochRecord): string {
   const skipped = e.skippedSteps ? `  skipped steps ${e.skippedSteps}` : '';
   return (
     `  ${label} epoch ${String(e.epoch).padStart(3)}  train loss ${e.trainLoss.toFixed(5)}  ` +
-    `test loss ${metric(e.testLoss, 5)}${acc}${skipped}  ${e.seconds.toFixed(1)} s`
+    `test loss ${metric(e.testLoss, 5)}${acc}${skipped}  ${e.seconds.toFixed(1)} s` +
+    (e.cpuSeconds === undefined ? '' : ` (CPU ${e.cpuSeconds.toFixed(1)} s)`)
   );
 }
 

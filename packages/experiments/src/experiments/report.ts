@@ -1,8 +1,9 @@
 /**
  * Reports of `compare` and `sweep`: a directory with `summary.md` (settings, the exact command,
- * final metrics, epochs and wall time to reach a target as in the paper's Fig. 5 inset),
+ * final metrics, epochs and time to reach a target as in the paper's Fig. 5 inset),
  * `results.json` (every epoch record) and SVG plots of test loss (and accuracy) against epochs
- * and against wall-clock time, rendered with Vega-Lite.
+ * and against training time, rendered with Vega-Lite. Time is the training processes' CPU time
+ * when every record has it (see {@link timeBasis}), else wall-clock time.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +54,37 @@ export function defaultTarget(runs: LabelledRun[]): number {
   const bests = runs.map((r) => bestMetric(r.result.epochs, classification));
   if (bests.some((b) => b == null)) return NaN;
   return classification ? Math.min(...(bests as number[])) : Math.max(...(bests as number[]));
+}
+
+/** How a report measures training time. */
+export interface TimeBasis {
+  /** The training time of an epoch record, cumulative since the start of its run. */
+  of(e: EpochRecord): number;
+  /** The unit as printed after a number: 'CPU s' or 's'. */
+  unit: string;
+  /** One line for the report's settings. */
+  description: string;
+}
+
+/**
+ * CPU seconds when every epoch record of `runs` has them (runs made on a shared machine then
+ * compare by the work they did, not by what else ran at the time), else wall-clock seconds.
+ */
+export function timeBasis(runs: LabelledRun[]): TimeBasis {
+  const cpu = runs.every((r) => r.result.epochs.every((e) => e.cpuSeconds !== undefined));
+  return cpu
+    ? {
+        of: (e) => e.cpuSeconds!,
+        unit: 'CPU s',
+        description:
+          'CPU seconds of the training process (evaluation excluded), which other load on ' +
+          'the machine does not inflate; wall-clock seconds in "training s"',
+      }
+    : {
+        of: (e) => e.seconds,
+        unit: 's',
+        description: 'wall-clock seconds (evaluation excluded; some records lack CPU times)',
+      };
 }
 
 /** The first epoch record that reaches `target`, or undefined. */
@@ -109,8 +141,8 @@ const fixed = (v: number | null | undefined, digits = 5) =>
 /**
  * One line per run against the reference run (SGD's when there is one; none when every run uses
  * the reference's optimizer, as in a sweep): whether and when it reached the reference's final
- * test metric, e.g. "eva reached sgd's final test loss 0.27 at epoch 4 of 10, in 21.0 s against
- * 50.2 s".
+ * test metric, e.g. "eva reached sgd's final test loss 0.27 at epoch 4 of 10, in 21.0 CPU s
+ * against 50.2 CPU s" (times as {@link timeBasis} says).
  */
 export function verdicts(runs: LabelledRun[]): string[] {
   const reference = runs.find((r) => r.result.optimizer === 'sgd');
@@ -121,6 +153,7 @@ export function verdicts(runs: LabelledRun[]): string[] {
   const goal = referenceLast && testMetric(referenceLast, classification);
   if (goal == null) return [];
   const digits = classification ? 4 : 5;
+  const time = timeBasis(runs);
   return runs
     .filter((r) => r !== reference && r.result.optimizer !== 'sgd')
     .map(({ label, result }) => {
@@ -133,7 +166,8 @@ export function verdicts(runs: LabelledRun[]): string[] {
       }
       return (
         `${label} reached ${what} at epoch ${reached.epoch} of ${epochs.length}, in ` +
-        `${reached.seconds.toFixed(1)} s against ${referenceLast!.seconds.toFixed(1)} s`
+        `${time.of(reached).toFixed(1)} ${time.unit} against ` +
+        `${time.of(referenceLast!).toFixed(1)} ${time.unit}`
       );
     });
 }
@@ -148,11 +182,12 @@ export async function writeReport(
   mkdirSync(dir, { recursive: true });
   const classification = isClassification(runs);
   const target = settings.target ?? defaultTarget(runs);
+  const time = timeBasis(runs);
   const rows = runs.flatMap(({ label, result }) =>
     result.epochs.map((e) => ({
       run: label,
       epoch: e.epoch,
-      seconds: e.seconds,
+      time: time.of(e),
       trainLoss: e.trainLoss,
       testLoss: e.testLoss,
       ...(classification
@@ -162,7 +197,7 @@ export async function writeReport(
   );
   const axes = {
     epoch: { field: 'epoch', title: 'epoch' },
-    seconds: { field: 'seconds', title: 'training time (s)' },
+    seconds: { field: 'time', title: `training time (${time.unit})` },
   };
   const plots: Array<[keyof typeof axes, string, string, boolean]> = [
     ['epoch', 'testLoss', 'test loss', true],
@@ -181,7 +216,7 @@ export async function writeReport(
   ]);
   for (const [file, spec] of charts) writeFileSync(join(dir, file), await renderSvg(spec));
   const reference = runs.find((r) => r.result.optimizer === 'sgd') ?? runs[0]!;
-  const perStep = (r: LabelledRun) => r.result.epochs.at(-1)!.seconds / r.result.epochs.length;
+  const perEpoch = (r: LabelledRun) => time.of(r.result.epochs.at(-1)!) / r.result.epochs.length;
   const metric = classification ? 'test accuracy' : 'test loss';
   const lines = [
     `# ${settings.title}`,
@@ -194,9 +229,10 @@ export async function writeReport(
     '',
     ...Object.entries(settings.details).map(([k, v]) => `- ${k}: ${v}`),
     `- target ${metric}: ${fixed(target)}${settings.target == null ? ' (default: the level every run reaches)' : ''}`,
+    `- time: ${time.description}`,
     '',
-    `| run | lr | final train loss | final test loss |${classification ? ' final test acc |' : ''} best ${metric} | training s | s/epoch vs ${reference.label} | epochs to target | seconds to target | skipped steps |`,
-    `|---|---|---|---|${classification ? '---|' : ''}---|---|---|---|---|---|`,
+    `| run | lr | final train loss | final test loss |${classification ? ' final test acc |' : ''} best ${metric} | training s | CPU s | time/epoch vs ${reference.label} | epochs to target | ${time.unit} to target | skipped steps |`,
+    `|---|---|---|---|${classification ? '---|' : ''}---|---|---|---|---|---|---|`,
   ];
   for (const run of runs) {
     const epochs = run.result.epochs;
@@ -206,8 +242,9 @@ export async function writeReport(
     lines.push(
       `| ${run.label} | ${run.result.learningRate} | ${fixed(last.trainLoss)} | ${fixed(last.testLoss)} |` +
         (classification ? ` ${fixed(last.testAccuracy ?? null, 4)} |` : '') +
-        ` ${fixed(best)} | ${last.seconds.toFixed(1)} | ${(perStep(run) / perStep(reference)).toFixed(2)} |` +
-        ` ${reached?.epoch ?? 'not reached'} | ${reached ? reached.seconds.toFixed(1) : '-'} | ${run.result.skippedSteps} |`,
+        ` ${fixed(best)} | ${last.seconds.toFixed(1)} | ${last.cpuSeconds?.toFixed(1) ?? '-'} |` +
+        ` ${(perEpoch(run) / perEpoch(reference)).toFixed(2)} |` +
+        ` ${reached?.epoch ?? 'not reached'} | ${reached ? time.of(reached).toFixed(1) : '-'} | ${run.result.skippedSteps} |`,
     );
   }
   const verdict = verdicts(runs);

@@ -41,6 +41,13 @@ export interface EpochRecord {
   /** Wall-clock seconds of training since the start of the run (evaluation excluded). */
   seconds: number;
   /**
+   * CPU seconds (user + system) this process spent training since the start of the run
+   * (evaluation excluded; rank 0's in a data-parallel run). Unlike {@link seconds} it does not
+   * grow when other processes share the cores. Absent when the run was resumed from a checkpoint
+   * whose records predate it.
+   */
+  cpuSeconds?: number;
+  /**
    * Steps of this epoch the optimizer skipped for non-finite gradients or statistics (absent in
    * records of older checkpoints).
    */
@@ -303,7 +310,7 @@ async function restore(
 /**
  * One epoch of `model.fit` on this rank's share of the epoch's seeded permutation, the
  * schedule setting the learning rate before every batch. Returns fit's history and the wall
- * time of the training.
+ * and CPU time of the training.
  */
 async function trainEpoch(
   plan: RunPlan,
@@ -312,7 +319,7 @@ async function trainEpoch(
   optimizer: tf.Optimizer,
   tensors: RunTensors,
   task: ExperimentModel['task'],
-): Promise<{ history: tf.History; seconds: number }> {
+): Promise<{ history: tf.History; seconds: number; cpuSeconds: number }> {
   const { config, data, stepsPerEpoch } = plan;
   const order = tf.tensor1d(
     shardOrder(
@@ -328,6 +335,7 @@ async function trainEpoch(
   const y = task === 'classification' ? tf.gather(tensors.yTrain, order) : x;
   order.dispose();
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   try {
     const history = await model.fit(x, y, {
       batchSize: plan.localBatch,
@@ -341,7 +349,12 @@ async function trainEpoch(
         onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
       },
     });
-    return { history, seconds: (performance.now() - start) / 1000 };
+    const cpu = process.cpuUsage(cpuStart);
+    return {
+      history,
+      seconds: (performance.now() - start) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
   } finally {
     x.dispose();
     if (y !== x) y.dispose();
@@ -374,7 +387,7 @@ function epochRecord(
   epoch: number,
   history: tf.History,
   test: TestMetrics,
-  seconds: number,
+  time: { seconds: number; cpuSeconds: number | undefined },
   skippedSteps: number,
   task: ExperimentModel['task'],
 ): EpochRecord {
@@ -382,8 +395,9 @@ function epochRecord(
     epoch,
     trainLoss: rankAverage(plan.communicator, history.history.loss![0] as number),
     testLoss: test.testLoss,
-    seconds,
+    seconds: time.seconds,
   };
+  if (time.cpuSeconds !== undefined) record.cpuSeconds = time.cpuSeconds;
   if (task === 'classification') {
     const acc = history.history.acc ?? history.history.accuracy;
     record.trainAccuracy = rankAverage(plan.communicator, acc?.[0] as number);
@@ -530,13 +544,17 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
     if (config.resume && plan.rank === 0) config.onCheckpoint?.(epochs);
     if (compiled.parallel != null) await compiled.parallel.synchronize(model);
     let seconds = epochs.at(-1)?.seconds ?? 0;
+    // A run resumed from records without CPU times has no CPU time since its start.
+    let cpuSeconds = epochs.length === 0 ? 0 : epochs.at(-1)!.cpuSeconds;
     for (let epoch = resumedAfter + 1; epoch <= config.epochs; epoch++) {
       const skippedBefore = skippedSoFar(inner);
       const trained = await trainEpoch(plan, epoch, model, optimizer, tensors, task);
       seconds += trained.seconds;
+      if (cpuSeconds !== undefined) cpuSeconds += trained.cpuSeconds;
       const skipped = skippedSoFar(inner) - skippedBefore;
       const test = await evaluate(model, tensors);
-      const record = epochRecord(plan, epoch, trained.history, test, seconds, skipped, task);
+      const time = { seconds, cpuSeconds };
+      const record = epochRecord(plan, epoch, trained.history, test, time, skipped, task);
       await checkFinite(plan, record, model, optimizer);
       epochs.push(record);
       config.onEpoch?.(record);
