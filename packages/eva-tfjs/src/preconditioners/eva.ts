@@ -61,16 +61,18 @@ export function evaTerms(
 ): EvaTerms {
   const { weight: aw, bias: ab } = splitActivation(a, grad);
   const aColumn = tf.reshape(aw, [-1, 1]) as tf.Tensor2D;
-  // a^T Gt: one product over the kernel ([1, out]), plus the bias row weighted by its element.
-  let aG: tf.Tensor = tf.matMul(aColumn, grad.kernel, true, false);
+  // a^T Gt g as a^T (Gt g): the product's right operand is the vector g. The other order,
+  // (a^T Gt) g, makes the fresh gradient the right operand of a one-row product, which wasm's
+  // XNNPACK matmul first packs as weights: 10-20x the cost of this one-column product.
+  const gColumn = tf.reshape(g, [-1, 1]);
+  let aGg: tf.Tensor = tf.sum(tf.mul(aColumn, tf.matMul(grad.kernel, gColumn)));
   let gradientSquaredNorm: tf.Tensor = grad.squaredNorm ?? tf.sum(tf.square(grad.kernel));
   if (grad.bias != null && ab != null) {
-    aG = tf.add(aG, tf.mul(grad.bias, ab));
+    aGg = tf.add(aGg, tf.mul(tf.sum(tf.mul(grad.bias, g)), ab));
     if (grad.squaredNorm == null) {
       gradientSquaredNorm = tf.add(gradientSquaredNorm, tf.sum(tf.square(grad.bias)));
     }
   }
-  const aGg = tf.reshape(tf.matMul(aG, tf.reshape(g, [-1, 1])), []);
   // |a|^2 over the entries in use: all of `a` with a bias gradient, its kernel part without.
   const aa = tf.sum(tf.square(grad.bias != null && ab != null ? a : aw));
   const vectorSquaredNorms = tf.mul(aa, tf.sum(tf.square(g)));
