@@ -465,9 +465,14 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       () => this.learningRate,
     );
     for (const { kernel, bias, direction } of items) {
-      const out = direction.scaled(scale);
-      result.set(kernel.name, tf.reshape(out.kernel, kernel.variable.shape));
-      if (bias != null && out.bias != null) result.set(bias.name, out.bias);
+      // One tidy per layer: only the update outlives it (peak memory of a step).
+      const [kernelUpdate, biasUpdate] = tf.tidy(() => {
+        const out = direction.scaled(scale);
+        const reshaped = tf.reshape(out.kernel, kernel.variable.shape);
+        return bias != null && out.bias != null ? [reshaped, out.bias] : [reshaped];
+      });
+      result.set(kernel.name, kernelUpdate!);
+      if (bias != null && biasUpdate != null) result.set(bias.name, biasUpdate);
     }
     return result;
   }
@@ -487,7 +492,10 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     return new Map(
       [...directions].map(([name, direction]) => {
         const entry = byName.get(name)!;
-        return [name, graftToNorm(direction, entry.gradient, entry.squaredNorm)];
+        const grafted = tf.tidy(() => graftToNorm(direction, entry.gradient, entry.squaredNorm));
+        // The ungrafted direction is not needed past here (peak memory of a step).
+        if (direction !== entry.gradient) direction.dispose();
+        return [name, grafted];
       }),
     );
   }

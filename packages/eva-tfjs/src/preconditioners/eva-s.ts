@@ -55,13 +55,16 @@ export function contract(g: tf.Tensor, vectors: tf.Tensor1D[]): tf.Scalar {
   return tf.reshape(t, []) as tf.Scalar;
 }
 
-/** The Eva-s direction of one tensor before grafting (call inside a tidy). */
+/**
+ * The Eva-s direction of one tensor before grafting (call inside a tidy). Two passes of the
+ * tensor's size: the coefficient scales the first vector before the outer product is formed.
+ */
 export function evaSDirection(g: tf.Tensor, vectors: tf.Tensor1D[], damping: number): tf.Tensor {
-  const v = outerProduct(vectors);
   const norms = vectors.map((x) => tf.sum(tf.square(x)));
   const squaredNorm = norms.reduce((p, n) => tf.mul(p, n));
   const coefficient = tf.div(contract(g, vectors), tf.add(squaredNorm, damping));
-  return tf.sub(g, tf.mul(v, coefficient));
+  const scaled = [tf.mul(vectors[0]!, coefficient) as tf.Tensor1D, ...vectors.slice(1)];
+  return tf.sub(g, outerProduct(scaled));
 }
 
 /** Options of {@link EvaS}. */
@@ -126,7 +129,11 @@ export const evaSAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, StateSlots<Model
       const vectors = entry.gradient.shape.map(
         (_, axis) => state.get(`v${axis}`, entry.modelVariable) as tf.Tensor1D,
       );
-      result.set(entry.name, evaSDirection(entry.gradient, vectors, damping));
+      // One tidy per tensor: only its direction outlives it (lower peak memory of a step).
+      result.set(
+        entry.name,
+        tf.tidy(() => evaSDirection(entry.gradient, vectors, damping)),
+      );
     }
     return result;
   },
