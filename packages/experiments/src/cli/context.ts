@@ -103,8 +103,13 @@ export class CliContext {
       ['SIGINT', 130],
       ['SIGTERM', 143],
     ];
+    let interrupted = false;
     for (const [signal, code] of codes) {
-      process.once(signal, () => {
+      // `on` with a guard, not `once`: a rank restarted by rank-process.ts can receive a
+      // terminal's Ctrl-C twice (from the terminal and forwarded by its parent).
+      process.on(signal, () => {
+        if (interrupted) return;
+        interrupted = true;
         this.#cleanUp();
         const rank = this.#communicator != null ? ` (rank ${this.#communicator.rank})` : '';
         let note = '';

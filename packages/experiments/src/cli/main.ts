@@ -10,18 +10,22 @@
  *
  * The `--plugin` modules are imported first, so the optimizers they register get flags too.
  * Ctrl-C (SIGINT) and SIGTERM end it with 130 and 143 after stopping the progress bar and
- * releasing the output directory; the last checkpoint stays usable.
+ * releasing the output directory; the last checkpoint stays usable. A `--distributed` command
+ * first restarts itself with V8's single-threaded GC (see rank-process.ts).
  */
 import { CliContext } from './context.js';
 import { loadPlugins, pluginArguments } from './plugins.js';
 import { buildProgram } from './program.js';
+import { restartAsRankProcess } from './rank-process.js';
 
-const args = process.argv.slice(2);
-const context = new CliContext(args);
-context.handleInterrupts();
-try {
-  await loadPlugins(pluginArguments(args));
-  await buildProgram(context).parseAsync(process.argv);
-} catch (e) {
-  context.fail(e);
+if (!restartAsRankProcess()) {
+  const args = process.argv.slice(2);
+  const context = new CliContext(args);
+  context.handleInterrupts();
+  try {
+    await loadPlugins(pluginArguments(args));
+    await buildProgram(context).parseAsync(process.argv);
+  } catch (e) {
+    context.fail(e);
+  }
 }
