@@ -1,7 +1,7 @@
 /**
- * TensorFlow.js backends: the wasm binaries' URLs (bundled by Vite), eva-tfjs's fast kernels,
- * a fix for WebGPU's AddN, and choosing the first backend that initialises, the requested one
- * first (saying why the others failed).
+ * TensorFlow.js backends: the wasm binaries' URLs (bundled by Vite), eva-tfjs's kernel overrides
+ * (fast wasm kernels, WebGPU's AddN fix), and choosing the first backend that initialises, the
+ * requested one first (saying why the others failed).
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -15,60 +15,14 @@ import { enableFastKernels } from 'eva-tfjs';
 /** The backends the demo offers, in order of preference. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
-/**
- * Inputs one WebGPU AddN shader may bind: WebGPU devices allow 8 storage buffers per shader
- * stage unless they ask for more, and the output takes one.
- */
-const WEBGPU_ADDN_INPUTS = 7;
-
-/**
- * tfjs-backend-webgpu 4.22 binds every input of AddN in one shader: with more than
- * {@link WEBGPU_ADDN_INPUTS} inputs the pipeline is invalid, and the result is garbage (zeros)
- * with only a console warning. eva-tfjs adds one term per weight tensor (its finite check, its
- * norms), so this re-registers AddN to sum in chunks the shader can bind.
- */
-function registerChunkedWebgpuAddN(): void {
-  const original = tf.getKernel('AddN', 'webgpu');
-  if (original == null) return;
-  const addN = original.kernelFunc;
-  tf.unregisterKernel('AddN', 'webgpu');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      let terms = args.inputs as unknown as tf.TensorInfo[];
-      if (terms.length <= WEBGPU_ADDN_INPUTS) return addN(args);
-      const backend = args.backend as { disposeData(dataId: object): void };
-      const partialSums: tf.TensorInfo[] = [];
-      while (terms.length > WEBGPU_ADDN_INPUTS) {
-        const next: tf.TensorInfo[] = [];
-        for (let i = 0; i < terms.length; i += WEBGPU_ADDN_INPUTS) {
-          const chunk = terms.slice(i, i + WEBGPU_ADDN_INPUTS);
-          if (chunk.length === 1) {
-            next.push(chunk[0]!);
-            continue;
-          }
-          const sum = addN({ ...args, inputs: chunk as unknown as tf.NamedTensorInfoMap });
-          partialSums.push(sum as tf.TensorInfo);
-          next.push(sum as tf.TensorInfo);
-        }
-        terms = next;
-      }
-      const total = addN({ ...args, inputs: terms as unknown as tf.NamedTensorInfoMap });
-      for (const sum of partialSums) backend.disposeData(sum.dataId);
-      return total;
-    },
-  });
-}
-
-/** Points the wasm backend at its bundled binaries, enables the fast kernels and fixes AddN. */
+/** Points the wasm backend at its bundled binaries and enables eva-tfjs's kernel overrides. */
 export function initialiseBackends(): void {
   setWasmPaths({
     'tfjs-backend-wasm.wasm': wasmPlain,
     'tfjs-backend-wasm-simd.wasm': wasmSimd,
     'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
   });
-  enableFastKernels();
-  registerChunkedWebgpuAddN();
+  enableFastKernels(); // includes the WebGPU AddN fix (eva-tfjs's kernels)
 }
 
 /** The backend in use, and why each backend tried before it failed. */

@@ -1,8 +1,9 @@
 /**
- * Kernel overrides that make training fast on the backends that install everywhere. They are
- * registered through tfjs's public kernel registry, keep the original kernel's setup/dispose
- * functions, and never change results (only how they are computed). Each override is a small
- * entry of {@link OVERRIDES}: drop it when a tfjs release fixes the kernel.
+ * Kernel overrides that make training fast on the backends that install everywhere, and one
+ * that makes it correct on WebGPU. They are registered through tfjs's public kernel registry,
+ * keep the original kernel's setup/dispose functions, and never change correct results (only
+ * how they are computed). Each override is a small entry of {@link OVERRIDES}: drop it when a
+ * tfjs release fixes the kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -410,6 +411,48 @@ const wasmSlice: Override = {
   },
 };
 
+/**
+ * Inputs one WebGPU AddN shader may bind: devices allow 8 storage buffers per shader stage
+ * unless they ask for more, and the output takes one.
+ */
+const WEBGPU_ADDN_INPUTS = 7;
+
+/**
+ * tfjs-backend-webgpu 4.22 binds every input of `AddN` in one shader: past
+ * {@link WEBGPU_ADDN_INPUTS} inputs the pipeline is invalid and the result is zeros, with only a
+ * console warning. eva-tfjs adds one term per weight tensor (the finite check, norms), so this
+ * sums in chunks the shader can bind (a tree of partial sums, released at the end).
+ */
+const webgpuAddN: Override = {
+  kernelName: 'AddN',
+  backendName: 'webgpu',
+  wrap: (addN) => (args) => {
+    let terms = args.inputs as unknown as TensorInfo[];
+    if (terms.length <= WEBGPU_ADDN_INPUTS) return addN(args);
+    const backend = args.backend as unknown as DisposableBackend;
+    const partialSums: TensorInfo[] = [];
+    const sum = (inputs: TensorInfo[]) =>
+      addN({ ...args, inputs: inputs as unknown as tf.NamedTensorInfoMap }) as TensorInfo;
+    while (terms.length > WEBGPU_ADDN_INPUTS) {
+      const next: TensorInfo[] = [];
+      for (let i = 0; i < terms.length; i += WEBGPU_ADDN_INPUTS) {
+        const chunk = terms.slice(i, i + WEBGPU_ADDN_INPUTS);
+        if (chunk.length === 1) {
+          next.push(chunk[0]!);
+          continue;
+        }
+        const partial = sum(chunk);
+        partialSums.push(partial);
+        next.push(partial);
+      }
+      terms = next;
+    }
+    const total = sum(terms);
+    for (const partial of partialSums) backend.disposeData(partial.dataId);
+    return total;
+  },
+};
+
 const OVERRIDES: readonly Override[] = [
   wasmBatchMatMul,
   wasmSlice,
@@ -417,11 +460,13 @@ const OVERRIDES: readonly Override[] = [
   conv2dBackpropFilter('cpu'),
   wasmDepthwiseBackpropFilter,
   wasmDepthwiseBackpropInput,
+  webgpuAddN,
 ];
 
 /**
  * Registers the fast kernel overrides for every backend whose kernels are registered (import
- * `@tensorflow/tfjs-backend-wasm` first). Idempotent; safe before or after `tf.setBackend`.
+ * `@tensorflow/tfjs-backend-wasm` / `-webgpu` first; on WebGPU it also fixes `AddN` with more
+ * than 7 inputs, which tfjs-backend-webgpu 4.22 returns as zeros). Idempotent; safe before or after `tf.setBackend`.
  * Returns the `backend/kernel` names that are now overridden.
  */
 export function enableFastKernels(): string[] {

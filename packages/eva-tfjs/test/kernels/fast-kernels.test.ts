@@ -202,3 +202,60 @@ test('a VGG-style CNN (BatchNorm, pooling) trains on wasm with Eva through the a
   opt.dispose();
   model.dispose();
 });
+
+test('WebGPU AddN past 7 inputs: summed in chunks the shader can bind (a stand-in backend with the 4.22 bug)', async () => {
+  // Node has no WebGPU: a cpu backend registered as 'webgpu' whose AddN, like
+  // tfjs-backend-webgpu 4.22's, returns zeros past 7 inputs.
+  const cpuAddN = tf.getKernel('AddN', 'cpu')!;
+  tf.registerBackend(
+    'webgpu',
+    () => new (tf.findBackend('cpu')!.constructor as new () => tf.KernelBackend)(),
+  );
+  tf.registerKernel({
+    kernelName: 'AddN',
+    backendName: 'webgpu',
+    kernelFunc: (args) => {
+      const out = cpuAddN.kernelFunc(args) as tf.TensorInfo;
+      if ((args.inputs as unknown as tf.TensorInfo[]).length <= 7) return out;
+      const backend = args.backend as tf.KernelBackend & {
+        makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+      };
+      const zeros = backend.makeTensorInfo(
+        out.shape,
+        'float32',
+        new Float32Array(tf.util.sizeFromShape(out.shape)),
+      );
+      (args.backend as tf.KernelBackend).disposeData(out.dataId);
+      return zeros;
+    },
+  });
+  for (const name of tf.getKernelsForBackend('cpu')) {
+    if (name.kernelName !== 'AddN') tf.registerKernel({ ...name, backendName: 'webgpu' });
+  }
+  await tf.ready();
+  const previous = tf.getBackend();
+  try {
+    await tf.setBackend('webgpu');
+    const terms = Array.from({ length: 20 }, (_, i) => tf.fill([3], i + 1));
+    const sum = (inputs = terms) => {
+      const total = tf.addN(inputs);
+      const values = Array.from(total.dataSync());
+      total.dispose();
+      return values;
+    };
+    disableFastKernels();
+    assert.deepEqual(sum(), [0, 0, 0], 'the stand-in reproduces the bug');
+    assert.ok(enableFastKernels().includes('webgpu/AddN'));
+    const before = tf.memory().numTensors;
+    assert.deepEqual(sum(), [210, 210, 210]);
+    assert.equal(tf.memory().numTensors, before, 'partial sums released');
+    assert.deepEqual(sum(terms.slice(0, 7)), [28, 28, 28], '7 inputs: the original kernel');
+    tf.dispose(terms);
+  } finally {
+    await tf.setBackend(previous);
+    disableFastKernels();
+    for (const k of tf.getKernelsForBackend('webgpu')) tf.unregisterKernel(k.kernelName, 'webgpu');
+    tf.removeBackend('webgpu');
+    enableFastKernels();
+  }
+});
