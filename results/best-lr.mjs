@@ -1,5 +1,5 @@
 // Prints the learning rate of the run with the best final test metric in a sweep's results.json
-// (lowest test loss; highest test accuracy for classifiers). Used by run-all.sh.
+// (lowest test loss; highest test accuracy for classifiers; diverged runs never). Used by run-all.sh.
 //   node results/best-lr.mjs results/<sweep>/results.json
 import { readFileSync } from 'node:fs';
 
@@ -7,7 +7,9 @@ const [file] = process.argv.slice(2);
 if (file == null) throw new Error('usage: node results/best-lr.mjs <results.json>');
 const { runs } = JSON.parse(readFileSync(file, 'utf8'));
 const score = (run) => {
+  if (run.result.diverged != null) return Infinity;
   const last = run.result.epochs.at(-1);
+  if (last == null) return Infinity;
   const value = run.result.task === 'classification' ? -last.testAccuracy : last.testLoss;
   return Number.isFinite(value) ? value : Infinity;
 };

@@ -17,7 +17,7 @@ run() {
   shift
   if [ -f "$out/results.json" ]; then
     echo "done already: $out"
-  elif ls "$out"/runs/*/checkpoint/checkpoint.bin >/dev/null 2>&1; then
+  elif [ -n "$(ls "$out"/runs/*/checkpoint/checkpoint.bin "$out"/runs/*/diverged.json 2>/dev/null)" ]; then
     $CLI "$@" --out "$out" --resume
   else
     $CLI "$@" --out "$out"

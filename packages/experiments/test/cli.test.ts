@@ -407,3 +407,58 @@ test('report: the best run of each earlier report side by side, without training
   const twice = await cli(['report', '--from', `${sgd},${sgd}:best`, '--out', join(root, 'y')]);
   assert.match(twice.stderr, /two runs are labelled 'sgd lr=1'/);
 });
+
+test('sweep: a diverging value is a result: reported, recorded, taken as finished on --resume', async () => {
+  const out = tmp();
+  const args = [
+    'sweep',
+    '--warmup-epochs',
+    '0',
+    '--data',
+    'curves',
+    '--optimizer',
+    'sgd',
+    '--param',
+    'lr',
+    '--values',
+    '0.01,1000000',
+    '--epochs',
+    '2',
+    ...small,
+    '--out',
+    out,
+  ];
+  const first = await cli(args);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /sgd lr=1000000: Epoch 1: .*kept in the report as diverged/);
+  const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+  assert.match(summary, /\| sgd lr=1000000 \(diverged in epoch 1\) \| 1000000 \| - \| - \|/);
+  assert.match(summary, /Diverged runs .*\n\n- sgd lr=1000000, epoch 1: /);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+    runs: Array<{ label: string; result: { diverged?: { epoch: number }; epochs: unknown[] } }>;
+  };
+  assert.deepEqual(
+    results.runs.map((r) => [r.label, r.result.diverged?.epoch, r.result.epochs.length]),
+    [
+      ['sgd lr=0.01', undefined, 2],
+      ['sgd lr=1000000', 1, 0],
+    ],
+  );
+  const record = join(out, 'runs', 'sgd_lr=1000000', 'diverged.json');
+  assert.ok(existsSync(record));
+  // The report is lost (an interruption before it was written): --resume takes both runs.
+  rmSync(join(out, 'results.json'));
+  const resumed = await cli([...args, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /sgd lr=0\.01: finished earlier/);
+  assert.match(resumed.stdout, /sgd lr=1000000: diverged earlier/);
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /diverged in epoch 1/);
+  // A record of other settings is refused, naming the difference.
+  const { loadDiverged } = await import('../src/cli/diverged-runs.js');
+  const saved = JSON.parse(readFileSync(record, 'utf8')) as { settings: Record<string, unknown> };
+  assert.throws(
+    () =>
+      loadDiverged(join(out, 'runs', 'sgd_lr=1000000'), { ...saved.settings, epochs: 5 } as never),
+    /records a run with other settings \(epochs: saved 2, now 5\)/,
+  );
+});

@@ -221,6 +221,21 @@ test('reports: summary table, time to target, plots and JSON', async () => {
     "kfac did not reach sgd's final test loss 0.60000 in 3 epochs (its best: 0.70000)",
   ]);
   assert.deepEqual(verdicts([runs[1]!]), [], 'no verdict without an SGD run');
+  // Diverged runs: left out of the default target; a verdict says so; a diverged SGD gives none.
+  const divergedAfter = (r: LabelledRun, epochs: number): LabelledRun => ({
+    label: r.label,
+    result: {
+      ...r.result,
+      epochs: r.result.epochs.slice(0, epochs),
+      diverged: { epoch: epochs + 1, reason: 'the train loss is NaN' },
+    },
+  });
+  const kfacDiverged = divergedAfter(run('kfac', [0.95, 0.1, 0.1]), 1);
+  assert.equal(defaultTarget([...runs, kfacDiverged]), 0.6, 'the diverged run is left out');
+  assert.deepEqual(verdicts([runs[0]!, kfacDiverged]), [
+    "kfac diverged in epoch 2 before reaching sgd's final test loss 0.60000 (its best before: 0.95000)",
+  ]);
+  assert.deepEqual(verdicts([divergedAfter(runs[0]!, 2), runs[1]!]), []);
   for (const file of [
     'test-loss-vs-epoch.svg',
     'test-loss-vs-time.svg',

@@ -3,6 +3,7 @@
  * progress bar and per-epoch lines, the run details of reports, and the report of several runs.
  */
 import cliProgress from 'cli-progress';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegistryOptions } from 'eva-tfjs';
 import type { Dataset } from '../data/dataset.js';
@@ -12,11 +13,14 @@ import { hasCheckpoint, writeFileAtomic } from '../experiments/checkpoint.js';
 import { verdicts, writeReport, type LabelledRun } from '../experiments/report.js';
 import {
   checkRun,
+  runSettings,
   runTraining,
+  RunDiverged,
   type EpochRecord,
   type RunConfig,
   type RunResult,
 } from '../experiments/train-run.js';
+import { divergedFile, loadDiverged, saveDiverged } from './diverged-runs.js';
 import type { CliContext } from './context.js';
 import type { Command } from 'commander';
 import { checkOutputFree, holdOutput } from './output.js';
@@ -244,7 +248,9 @@ export const RESUME_DESCRIPTION =
  * checkpoint to resume from.
  */
 export function checkAnyResumable(out: string, labels: readonly string[]): void {
-  if (labels.some((label) => hasCheckpoint(join(runDirectory(out, label), 'checkpoint')))) return;
+  const resumable = (dir: string) =>
+    hasCheckpoint(join(dir, 'checkpoint')) || existsSync(divergedFile(dir));
+  if (labels.some((label) => resumable(runDirectory(out, label)))) return;
   throw new Error(
     `--resume: nothing to resume from: no run of ${out} has a checkpoint ` +
       `(looked in ${join(out, 'runs')}); run without --resume to start afresh`,
@@ -274,13 +280,35 @@ export async function trainAndReport(
   try {
     const runs: LabelledRun[] = [];
     for (const [i, { run, flags }] of planned.entries()) {
-      const checkpointDir = join(directories[i]!, 'checkpoint');
-      const log = join(directories[i]!, 'log.jsonl');
-      const result = await trainOne(context, run, flags, data, {
-        checkpointDir,
-        resume: resume === true && hasCheckpoint(checkpointDir),
-        onCheckpoint: (epochs) => writeFileAtomic(log, logText(run.label, epochs)),
-      });
+      const dir = directories[i]!;
+      const checkpointDir = join(dir, 'checkpoint');
+      const log = join(dir, 'log.jsonl');
+      const earlier = resume
+        ? loadDiverged(dir, runSettings(data, runConfig(context, run, flags)))
+        : null;
+      if (earlier != null) {
+        context.say(
+          `  ${run.label}: diverged earlier (${divergedFile(dir)}): ${earlier.diverged!.reason}`,
+        );
+        runs.push({ label: run.label, result: earlier });
+        continue;
+      }
+      let result: RunResult;
+      try {
+        result = await trainOne(context, run, flags, data, {
+          checkpointDir,
+          resume: resume === true && hasCheckpoint(checkpointDir),
+          onCheckpoint: (epochs) => writeFileAtomic(log, logText(run.label, epochs)),
+        });
+      } catch (e) {
+        // A diverged run is a result of the sweep (kept in the report), not its end.
+        const diverged = (e as Error).cause;
+        if (!(diverged instanceof RunDiverged)) throw e;
+        if (context.isRoot) saveDiverged(dir, diverged);
+        for (const epoch of diverged.result.epochs) context.say(epochLine(run.label, epoch));
+        context.say(`  ${run.label}: ${diverged.message}; kept in the report as diverged`);
+        result = diverged.result;
+      }
       runs.push({ label: run.label, result });
     }
     await report(context, runs, reportOptions);

@@ -46,13 +46,14 @@ function bestMetric(epochs: EpochRecord[], classification: boolean): number | nu
 
 /**
  * The default target: the level every run reaches, i.e. the worst of the runs' best test
- * losses (or, for classifiers, the lowest of their best test accuracies); NaN without test
- * metrics.
+ * losses (or, for classifiers, the lowest of their best test accuracies), diverged runs left
+ * out; NaN without test metrics.
  */
 export function defaultTarget(runs: LabelledRun[]): number {
   const classification = isClassification(runs);
-  const bests = runs.map((r) => bestMetric(r.result.epochs, classification));
-  if (bests.some((b) => b == null)) return NaN;
+  const finished = runs.filter((r) => r.result.diverged == null);
+  const bests = finished.map((r) => bestMetric(r.result.epochs, classification));
+  if (bests.length === 0 || bests.some((b) => b == null)) return NaN;
   return classification ? Math.min(...(bests as number[])) : Math.max(...(bests as number[]));
 }
 
@@ -140,13 +141,13 @@ const fixed = (v: number | null | undefined, digits = 5) =>
 
 /**
  * One line per run against the reference run (SGD's when there is one; none when every run uses
- * the reference's optimizer, as in a sweep): whether and when it reached the reference's final
- * test metric, e.g. "eva reached sgd's final test loss 0.27 at epoch 4 of 10, in 21.0 CPU s
+ * the reference's optimizer, as in a sweep, or when the reference diverged): whether and when it
+ * reached the reference's final test metric, or that it diverged first, e.g. "eva reached sgd's final test loss 0.27 at epoch 4 of 10, in 21.0 CPU s
  * against 50.2 CPU s" (times as {@link timeBasis} says).
  */
 export function verdicts(runs: LabelledRun[]): string[] {
   const reference = runs.find((r) => r.result.optimizer === 'sgd');
-  if (reference == null) return [];
+  if (reference == null || reference.result.diverged != null) return [];
   const classification = isClassification(runs);
   const metric = classification ? 'test accuracy' : 'test loss';
   const referenceLast = reference.result.epochs.at(-1);
@@ -160,6 +161,10 @@ export function verdicts(runs: LabelledRun[]): string[] {
       const epochs = result.epochs;
       const reached = firstReaching(epochs, goal, classification);
       const what = `${reference.label}'s final ${metric} ${goal.toFixed(digits)}`;
+      if (reached == null && result.diverged != null) {
+        const best = bestMetric(epochs, classification);
+        return `${label} diverged in epoch ${result.diverged.epoch} before reaching ${what} (its best before: ${fixed(epochs.length === 0 ? undefined : best, digits)})`;
+      }
       if (reached == null) {
         const best = bestMetric(epochs, classification);
         return `${label} did not reach ${what} in ${epochs.length} epochs (its best: ${fixed(best, digits)})`;
@@ -216,7 +221,10 @@ export async function writeReport(
   ]);
   for (const [file, spec] of charts) writeFileSync(join(dir, file), await renderSvg(spec));
   const reference = runs.find((r) => r.result.optimizer === 'sgd') ?? runs[0]!;
-  const perEpoch = (r: LabelledRun) => time.of(r.result.epochs.at(-1)!) / r.result.epochs.length;
+  const perEpoch = (r: LabelledRun) => {
+    const last = r.result.epochs.at(-1);
+    return last == null ? NaN : time.of(last) / r.result.epochs.length;
+  };
   const metric = classification ? 'test accuracy' : 'test loss';
   const lines = [
     `# ${settings.title}`,
@@ -236,16 +244,27 @@ export async function writeReport(
   ];
   for (const run of runs) {
     const epochs = run.result.epochs;
-    const last = epochs.at(-1)!;
+    const last = epochs.at(-1);
     const best = bestMetric(epochs, classification);
     const reached = firstReaching(epochs, target, classification);
+    const diverged = run.result.diverged;
+    const label = diverged ? `${run.label} (diverged in epoch ${diverged.epoch})` : run.label;
     lines.push(
-      `| ${run.label} | ${run.result.learningRate} | ${fixed(last.trainLoss)} | ${fixed(last.testLoss)} |` +
-        (classification ? ` ${fixed(last.testAccuracy ?? null, 4)} |` : '') +
-        ` ${fixed(best)} | ${last.seconds.toFixed(1)} | ${last.cpuSeconds?.toFixed(1) ?? '-'} |` +
-        ` ${(perEpoch(run) / perEpoch(reference)).toFixed(2)} |` +
+      `| ${label} | ${run.result.learningRate} | ${fixed(last?.trainLoss)} | ${fixed(last?.testLoss)} |` +
+        (classification ? ` ${last ? fixed(last.testAccuracy ?? null, 4) : '-'} |` : '') +
+        ` ${fixed(epochs.length === 0 ? undefined : best)} | ${last?.seconds.toFixed(1) ?? '-'} | ${last?.cpuSeconds?.toFixed(1) ?? '-'} |` +
+        ` ${fixed(perEpoch(run) / perEpoch(reference), 2)} |` +
         ` ${reached?.epoch ?? 'not reached'} | ${reached ? time.of(reached).toFixed(1) : '-'} | ${run.result.skippedSteps} |`,
     );
+  }
+  const divergedRuns = runs.filter((r) => r.result.diverged != null);
+  if (divergedRuns.length > 0) {
+    lines.push('', 'Diverged runs (their rows show the epochs before the divergence):', '');
+    for (const run of divergedRuns) {
+      lines.push(
+        `- ${run.label}, epoch ${run.result.diverged!.epoch}: ${run.result.diverged!.reason}`,
+      );
+    }
   }
   const verdict = verdicts(runs);
   if (verdict.length > 0) lines.push('', '**Verdict:**', '', ...verdict.map((v) => `- ${v}`));

@@ -102,7 +102,32 @@ export interface RunResult {
   skippedSteps: number;
   /** Epoch the run resumed after (0 when it started fresh). */
   resumedAfter: number;
+  /**
+   * Set when training diverged (see {@link RunDiverged}): the epoch and why. `epochs` then holds
+   * the records before that epoch. Absent when every epoch trained.
+   */
+  diverged?: { epoch: number; reason: string };
 }
+
+/**
+ * Thrown by {@link runTraining} when an epoch diverged (all its steps skipped, a non-finite
+ * loss, or non-finite weights or optimizer state). `result` holds the epochs before it and
+ * `diverged`; `settings` identify the run (as a checkpoint's do), so commands that train several
+ * runs can keep a diverged run as a result and recognise it on `--resume`.
+ */
+export class RunDiverged extends Error {
+  constructor(
+    message: string,
+    readonly result: RunResult & { diverged: { epoch: number; reason: string } },
+    readonly settings: RunSettings,
+  ) {
+    super(message);
+    this.name = 'RunDiverged';
+  }
+}
+
+/** The settings a checkpoint (or a diverged run's record) must match to be resumed. */
+export type RunSettings = ReturnType<typeof identity>;
 
 /** The settings a checkpoint must match to be resumed. */
 function identity(data: Dataset, config: RunConfig, model: string) {
@@ -118,6 +143,11 @@ function identity(data: Dataset, config: RunConfig, model: string) {
     warmupEpochs: config.warmupEpochs ?? 0,
     decay: config.decay ?? 'linear',
   };
+}
+
+/** The settings that identify a run of `config` on `data` (what `--resume` checks). */
+export function runSettings(data: Dataset, config: RunConfig): RunSettings {
+  return identity(data, config, config.model ?? 'autoencoder');
 }
 
 /**
@@ -543,6 +573,17 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
     const resumedAfter = epochs.length;
     if (config.resume && plan.rank === 0) config.onCheckpoint?.(epochs);
     if (compiled.parallel != null) await compiled.parallel.synchronize(model);
+    const result = (records: EpochRecord[]): RunResult => ({
+      model: plan.modelName,
+      dataset: data.name,
+      optimizer: config.optimizer,
+      learningRate: config.optimizerOptions.learningRate,
+      optimizerOptions: config.optimizerOptions,
+      task,
+      epochs: records,
+      skippedSteps: records.reduce((sum, e) => sum + (e.skippedSteps ?? 0), 0),
+      resumedAfter,
+    });
     let seconds = epochs.at(-1)?.seconds ?? 0;
     // A run resumed from records without CPU times has no CPU time since its start.
     let cpuSeconds = epochs.length === 0 ? 0 : epochs.at(-1)!.cpuSeconds;
@@ -555,22 +596,18 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
       const test = await evaluate(model, tensors);
       const time = { seconds, cpuSeconds };
       const record = epochRecord(plan, epoch, trained.history, test, time, skipped, task);
-      await checkFinite(plan, record, model, optimizer);
+      try {
+        await checkFinite(plan, record, model, optimizer);
+      } catch (e) {
+        const reason = (e as Error).message;
+        const diverged = { epoch, reason };
+        throw new RunDiverged(reason, { ...result(epochs), diverged }, plan.settings);
+      }
       epochs.push(record);
       config.onEpoch?.(record);
       await checkpoint(plan, model, optimizer, epochs);
     }
-    return {
-      model: plan.modelName,
-      dataset: data.name,
-      optimizer: config.optimizer,
-      learningRate: config.optimizerOptions.learningRate,
-      optimizerOptions: config.optimizerOptions,
-      task,
-      epochs,
-      skippedSteps: epochs.reduce((sum, e) => sum + (e.skippedSteps ?? 0), 0),
-      resumedAfter,
-    };
+    return result(epochs);
   } finally {
     disposeTensors(tensors);
     model.dispose();

@@ -28,8 +28,9 @@ interface ResultsFile {
   runs: LabelledRun[];
 }
 
-/** The final test metric a run is ranked by (smaller is better); Infinity when absent. */
+/** The final test metric a run is ranked by (smaller is better); Infinity when absent or diverged. */
 function rank(run: LabelledRun): number {
+  if (run.result.diverged != null) return Infinity;
   const last = run.result.epochs.at(-1);
   const value =
     run.result.task === 'classification' ? -(last?.testAccuracy ?? NaN) : (last?.testLoss ?? NaN);
@@ -54,7 +55,9 @@ export function runsOf(source: string): { file: ResultsFile; runs: LabelledRun[]
   if (!best) return { file, runs: file.runs };
   const chosen = file.runs.reduce((a, b) => (rank(b) < rank(a) ? b : a));
   if (rank(chosen) === Infinity) {
-    throw new Error(`--from ${source}: no run in ${path} has a finite final test metric`);
+    throw new Error(
+      `--from ${source}: no run in ${path} has a finite final test metric (diverged runs do not count)`,
+    );
   }
   return { file, runs: [chosen] };
 }
