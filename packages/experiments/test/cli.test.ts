@@ -138,26 +138,29 @@ test('compare: classifier report with accuracy, per-optimizer learning rates and
     assert.ok(existsSync(join(out, f)), f);
 });
 
+/** A sweep of SGD's learning rate over `values` on a little CURVES data, without warm-up. */
+const sgdLrSweep = (values: string, epochs: number, out: string): string[] => [
+  'sweep',
+  '--warmup-epochs',
+  '0',
+  '--data',
+  'curves',
+  '--optimizer',
+  'sgd',
+  '--param',
+  'lr',
+  '--values',
+  values,
+  '--epochs',
+  String(epochs),
+  ...small,
+  '--out',
+  out,
+];
+
 test('sweep: one run per value, labelled, reported like compare', async () => {
   const out = tmp();
-  const result = await cli([
-    'sweep',
-    '--warmup-epochs',
-    '0',
-    '--data',
-    'curves',
-    '--optimizer',
-    'sgd',
-    '--param',
-    'lr',
-    '--values',
-    '0.01,0.1',
-    '--epochs',
-    '1',
-    ...small,
-    '--out',
-    out,
-  ]);
+  const result = await cli(sgdLrSweep('0.01,0.1', 1, out));
   assert.equal(result.code, 0, result.stderr);
   const summary = readFileSync(join(out, 'summary.md'), 'utf8');
   assert.match(summary, /\| sgd lr=0\.01 \| 0\.01 \|/);
@@ -410,24 +413,7 @@ test('report: the best run of each earlier report side by side, without training
 
 test('sweep: a diverging value is a result: reported, recorded, taken as finished on --resume', async () => {
   const out = tmp();
-  const args = [
-    'sweep',
-    '--warmup-epochs',
-    '0',
-    '--data',
-    'curves',
-    '--optimizer',
-    'sgd',
-    '--param',
-    'lr',
-    '--values',
-    '0.01,1000000',
-    '--epochs',
-    '2',
-    ...small,
-    '--out',
-    out,
-  ];
+  const args = sgdLrSweep('0.01,1000000', 2, out);
   const first = await cli(args);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /sgd lr=1000000: Epoch 1: .*kept in the report as diverged/);
