@@ -22,7 +22,7 @@ const g = tf.randomNormal([784, 1]);
 const matrix = (fresh: boolean) => (fresh ? tf.add(G, 0) : G);
 
 const cases: Array<[string, (fresh: boolean) => tf.Tensor, boolean]> = [
-  ['the copy that makes G fresh, alone', (fresh) => tf.sum(matrix(fresh)), true],
+  ['the copy that makes G fresh (and a sum)', (fresh) => tf.sum(matrix(fresh)), true],
   ['a^T G g as (a^T G) g', (fresh) => tf.matMul(tf.matMul(a, matrix(fresh), true), g), true],
   ['a^T G g as a^T (G g)', (fresh) => tf.sum(tf.mul(a, tf.matMul(matrix(fresh), g))), true],
   ['G^T a as the row a^T G', (fresh) => tf.matMul(tf.reshape(a, [1, -1]), matrix(fresh)), true],

@@ -489,12 +489,22 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       algorithm.grafting === 'sgd' || (algorithm.grafting === 'option' && h.graft === 'sgd');
     if (!graft) return directions;
     const byName = new Map(entries.map((e) => [e.name, e]));
+    // The ungrafted direction is released once grafted (peak memory of a step), unless an
+    // algorithm handed back a tensor it does not own here: a gradient, a state tensor, or one
+    // tensor for several names (released after its last use).
+    const notOwned = new Set<tf.Tensor>([
+      ...gradients.map((e) => e.gradient),
+      ...this.state.named().map((n) => n.tensor),
+    ]);
+    const uses = new Map<tf.Tensor, number>();
+    for (const d of directions.values()) uses.set(d, (uses.get(d) ?? 0) + 1);
     return new Map(
       [...directions].map(([name, direction]) => {
         const entry = byName.get(name)!;
         const grafted = tf.tidy(() => graftToNorm(direction, entry.gradient, entry.squaredNorm));
-        // The ungrafted direction is not needed past here (peak memory of a step).
-        if (direction !== entry.gradient) direction.dispose();
+        const left = uses.get(direction)! - 1;
+        uses.set(direction, left);
+        if (left === 0 && !notOwned.has(direction)) direction.dispose();
         return [name, grafted];
       }),
     );

@@ -7,7 +7,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eva, FOOF, KFAC, setLearningRate, Shampoo, warmupDecaySchedule } from '../../src/index.js';
+import {
+  Eva,
+  FOOF,
+  KFAC,
+  setLearningRate,
+  Shampoo,
+  warmupDecaySchedule,
+  WrappingOptimizer,
+  type TensorwiseAlgorithm,
+} from '../../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
 import { initializedAutoencoder, randomTensor, useCpu, values } from '../helpers.js';
 
@@ -307,4 +316,47 @@ test('K-FAC, FOOF and Shampoo refresh factors and inverses on their own interval
       statistics: Math.floor(steps / fac),
     });
   }
+});
+
+test('grafting releases only directions the algorithm owns (not state, not a tensor used twice)', () => {
+  // Two Dense layers with [3] biases; the toy's direction is a state tensor for the first
+  // kernel and one fresh tensor for both biases.
+  const model = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.dense({ units: 3 })],
+  });
+  let ones: tf.Tensor | null = null;
+  const toy: TensorwiseAlgorithm = {
+    kind: 'tensorwise',
+    name: 'Toy',
+    options: {},
+    grafting: 'sgd',
+    createState: () => ({
+      named: () => (ones ? [{ name: 'toy/ones', tensor: ones }] : []),
+      validate: () => undefined,
+      load: () => undefined,
+      dispose: () => ones?.dispose(),
+    }),
+    updateStatistics: () => false,
+    transform(_state, gradients) {
+      const kernel = gradients.find((g) => g.gradient.rank === 2)!;
+      ones ??= tf.keep(tf.onesLike(kernel.gradient));
+      const shared = tf.ones([3]);
+      const biases = gradients.filter((g) => g.gradient.rank === 1);
+      return new Map([[kernel.name, ones], ...biases.map((b) => [b.name, shared] as const)]);
+    },
+  };
+  const opt = new WrappingOptimizer(model, tf.train.sgd(0.1), {}, toy);
+  const x = randomTensor([5, 4], 30);
+  for (let step = 0; step < 3; step++) {
+    opt.minimize(
+      () =>
+        tf.losses.meanSquaredError(
+          x.slice([0, 0], [5, 3]),
+          model.predict(x) as tf.Tensor,
+        ) as tf.Scalar,
+    );
+  }
+  assert.equal(ones!.isDisposed, false);
+  opt.dispose();
+  model.dispose();
 });

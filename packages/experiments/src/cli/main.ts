@@ -13,12 +13,16 @@
  * releasing the output directory; the last checkpoint stays usable. A `--distributed` command
  * first restarts itself with V8's single-threaded GC (see rank-process.ts).
  */
-import { CliContext } from './context.js';
-import { loadPlugins, pluginArguments } from './plugins.js';
-import { buildProgram } from './program.js';
 import { restartAsRankProcess } from './rank-process.js';
 
+// The restart comes before the CLI's modules load (tfjs, the commands, the MPI addon): the
+// parent only waits for its child, so it should neither take their start-up time nor their memory.
 if (!restartAsRankProcess()) {
+  const [{ CliContext }, { loadPlugins, pluginArguments }, { buildProgram }] = await Promise.all([
+    import('./context.js'),
+    import('./plugins.js'),
+    import('./program.js'),
+  ]);
   const args = process.argv.slice(2);
   const context = new CliContext(args);
   context.handleInterrupts();

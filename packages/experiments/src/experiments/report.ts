@@ -69,7 +69,8 @@ export interface TimeBasis {
 
 /**
  * CPU seconds when every epoch record of `runs` has them (runs made on a shared machine then
- * compare by the work they did, not by what else ran at the time), else wall-clock seconds.
+ * compare by the work they did rather than by what else ran at the time; caches and memory
+ * bandwidth still couple them a little), else wall-clock seconds.
  */
 export function timeBasis(runs: LabelledRun[]): TimeBasis {
   const cpu = runs.every((r) => r.result.epochs.every((e) => e.cpuSeconds !== undefined));
@@ -78,8 +79,10 @@ export function timeBasis(runs: LabelledRun[]): TimeBasis {
         of: (e) => e.cpuSeconds!,
         unit: 'CPU s',
         description:
-          'CPU seconds of the training process (evaluation excluded), which other load on ' +
-          'the machine does not inflate; wall-clock seconds in "training s"',
+          'CPU seconds of the training process (evaluation excluded): other load on the ' +
+          'machine inflates them far less than wall-clock seconds (only through caches and ' +
+          "memory bandwidth); in data-parallel runs, rank 0's, including its waits in the " +
+          'allreduce; wall-clock seconds in "training s"',
       }
     : {
         of: (e) => e.seconds,

@@ -42,9 +42,10 @@ export interface EpochRecord {
   seconds: number;
   /**
    * CPU seconds (user + system) this process spent training since the start of the run
-   * (evaluation excluded; rank 0's in a data-parallel run). Unlike {@link seconds} it does not
-   * grow when other processes share the cores. Absent when the run was resumed from a checkpoint
-   * whose records predate it.
+   * (evaluation excluded; rank 0's in a data-parallel run, its waits in the allreduce included).
+   * Unlike {@link seconds} it hardly grows when other processes share the cores (only through
+   * caches and memory bandwidth). Absent when the run was resumed from a checkpoint whose
+   * records predate it.
    */
   cpuSeconds?: number;
   /**
