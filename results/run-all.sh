@@ -75,11 +75,18 @@ fashion_eva() {
   run results/fashion-mnist-eva-momentum sweep $EVA --param momentum --values 0.9,0
 }
 
-# Fig. 7's sweeps for Eva (damping, factor decay, batch size), same protocol.
+# Fig. 7's sweeps for Eva (damping, factor decay, batch size), same protocol. The default value
+# of each (damping 0.03, factor decay 0.95, batch 1000) is the run "eva lr=0.1" of Eva's lr
+# sweep, which each report takes from there instead of training it again.
 fashion_fig7() {
-  run results/fashion-mnist-eva-damping sweep $EVA --param damping --values 0.003,0.03,0.3
-  run results/fashion-mnist-eva-factor-decay sweep $EVA --param factor-decay --values 0.5,0.95,1
-  run results/fashion-mnist-eva-batch-size sweep $EVA --param batch-size --values 250,500,1000
+  for p in damping:0.003,0.3:0.03 factor-decay:0.5,1:0.95 batch-size:250,500:1000; do
+    name=${p%%:*}
+    rest=${p#*:}
+    run "results/fashion-mnist-eva-$name-runs" sweep $EVA --param "$name" --values "${rest%%:*}"
+    run "results/fashion-mnist-eva-$name" report \
+      --title "autoencoder on fashion-mnist: eva, $name sweep (eva lr=0.1 is $name ${rest#*:})" \
+      --from "results/fashion-mnist-eva-lr:best,results/fashion-mnist-eva-$name-runs"
+  done
 }
 
 # Fig. 4 and Fig. 5 on Fashion-MNIST: 20 epochs, 2 warm-up epochs, linear decay. The first-order
