@@ -7,10 +7,12 @@
 import {
   closeSync,
   existsSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
@@ -44,8 +46,35 @@ function holderOf(path: string): Partial<LockContent> {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as LockContent;
   } catch {
-    // An empty or partial lock file: its writer died while creating it.
+    // An empty or partial lock file: written without hard links by a run that died while
+    // creating it.
     return {};
+  }
+}
+
+/**
+ * Creates the lock file `path` holding `content`, or throws EEXIST. The content is written to a
+ * temporary file first and hard-linked into place, so a lock is never seen empty: a live run
+ * stopped right after taking its lock must not look like a dead one. Where hard links are not
+ * supported, the file is created exclusively and then written.
+ */
+function createLockFile(path: string, content: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, content);
+  try {
+    linkSync(temp, path);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  const fd = openSync(path, 'wx');
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -85,12 +114,7 @@ export function lockOutputDirectory(dir: string): OutputLock {
   let takenOver: string | null = null;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, JSON.stringify(content));
-      } finally {
-        closeSync(fd);
-      }
+      createLockFile(path, JSON.stringify(content));
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
