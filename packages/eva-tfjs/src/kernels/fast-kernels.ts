@@ -466,7 +466,8 @@ const OVERRIDES: readonly Override[] = [
 /**
  * Registers the fast kernel overrides for every backend whose kernels are registered (import
  * `@tensorflow/tfjs-backend-wasm` / `-webgpu` first; on WebGPU it also fixes `AddN` with more
- * than 7 inputs, which tfjs-backend-webgpu 4.22 returns as zeros). Idempotent; safe before or after `tf.setBackend`.
+ * than 7 inputs, which tfjs-backend-webgpu 4.22 returns as zeros). Idempotent; safe before or
+ * after `tf.setBackend`.
  * Returns the `backend/kernel` names that are now overridden.
  */
 export function enableFastKernels(): string[] {
