@@ -61,7 +61,7 @@ fashion_sweeps() {
   run results/fashion-mnist-autoencoder-sgd-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
     --optimizer sgd --param lr --values 0.1,0.3,0.6,1
   run results/fashion-mnist-autoencoder-adagrad-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
-    --optimizer adagrad --param lr --values 0.003,0.01,0.03
+    --optimizer adagrad --param lr --values 0.001,0.003,0.01,0.03
   run results/fashion-mnist-autoencoder-adam-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
     --optimizer adam --param lr --values 0.0003,0.001,0.003
 }
