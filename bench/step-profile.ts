@@ -1,14 +1,21 @@
 /**
  * Benchmark (not a test): where one training step of the paper's autoencoder goes on wasm with
  * the fast kernels, per kernel (tf.profile, kernel milliseconds summed over a few profiled
- * steps), each matrix product listed with its operand shapes, for SGD and Eva. `tf.profile`
+ * steps), each matrix product listed with its operand shapes, for SGD and Eva (or the labels of
+ * `--optimizers`, `name[@N][+option]` as bench/step-time.ts takes them). `tf.profile`
  * times every kernel separately, so its total exceeds an unprofiled step's time; read shares.
  *
  *   node --conditions=eva-tfjs-source --import tsx bench/step-profile.ts [--batch 250] [--steps 3] [--top 25]
+ *       [--optimizers sgd,eva]
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { setupBackend, createModel, initializeLikePyTorch } from '@eva-tfjs/experiments';
+import {
+  setupBackend,
+  createModel,
+  initializeLikePyTorch,
+  parseBenchmarkLabel,
+} from '@eva-tfjs/experiments';
 import { createOptimizerByName, enableFastKernels } from 'eva-tfjs';
 
 const { values } = parseArgs({
@@ -16,6 +23,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '250' },
     steps: { type: 'string', default: '3' },
     top: { type: 'string', default: '25' },
+    optimizers: { type: 'string', default: 'sgd,eva' },
   },
 });
 const batch = Number(values.batch);
@@ -26,10 +34,16 @@ const mnist = { name: 'mnist', height: 28, width: 28, channels: 1, classes: 10 }
 const empty = { images: new Float32Array(0), labels: new Uint8Array(0), count: 0 };
 const MATMULS = new Set(['BatchMatMul', '_FusedMatMul']);
 
-for (const optimizer of ['sgd', 'eva']) {
+for (const optimizer of values.optimizers!.split(',')) {
+  const { name, interval, switches } = parseBenchmarkLabel(optimizer);
   const { model } = createModel('autoencoder', { ...mnist, train: empty, test: empty });
   initializeLikePyTorch(model, 0);
-  const opt = createOptimizerByName(optimizer, model, { learningRate: 0.01, weightDecay: 5e-4 });
+  const opt = createOptimizerByName(name, model, {
+    learningRate: 0.01,
+    weightDecay: 5e-4,
+    ...(interval ? { invUpdateFreq: interval } : {}),
+    ...Object.fromEntries(switches.map((option) => [option, true])),
+  });
   model.compile({ optimizer: opt, loss: 'meanSquaredError' });
   const x = tf.randomUniform([batch, 784]);
   for (let i = 0; i < 2; i++) await model.trainOnBatch(x, x);

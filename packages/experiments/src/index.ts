@@ -36,5 +36,7 @@ export {
   benchmarkData,
   type StepBenchmarkOptions,
   type StepBenchmarkRow,
+  parseBenchmarkLabel,
+  type BenchmarkLabel,
 } from './experiments/step-benchmark.js';
 export { setupBackend, BACKEND_NAMES, type BackendName } from './experiments/backend-setup.js';

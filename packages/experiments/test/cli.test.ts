@@ -174,7 +174,7 @@ test('bench: time and memory relative to SGD, appended to bench.md', async () =>
     '--model',
     'mlp',
     '--optimizers',
-    'sgd,eva,kfac@2',
+    'sgd,eva,kfac@2,shampoo@2+rootWorker',
     '--steps',
     '2',
     '--batch-size',
@@ -189,6 +189,21 @@ test('bench: time and memory relative to SGD, appended to bench.md', async () =>
   assert.match(table, /\| sgd \| [\d.]+ \| 2 \| 1\.00 \|/);
   assert.match(table, /\| eva \| [\d.]+ \| 2 \|/);
   assert.match(table, /\| kfac@2 \| [\d.]+ \| 2 \|/);
+  assert.match(table, /\| shampoo@2\+rootWorker \| [\d.]+ \| 2 \|/);
+});
+
+test('bench: labels are name[@N][+option...], checked before anything runs', async () => {
+  const cases: Array<[string, RegExp]> = [
+    ['kfac@0', /--optimizers: 'kfac@0': the interval of name@N must be a positive integer/],
+    ['sgd@2', /--optimizers: 'sgd@2': sgd has no inverse interval \(invUpdateFreq\) for @N/],
+    ['eva+fast', /--optimizers: 'eva\+fast': '\+fast' must be a boolean option of eva \(/],
+    ['shampoo+blockSize', /'\+blockSize' must be a boolean option of shampoo \(.*rootWorker/],
+  ];
+  for (const [label, message] of cases) {
+    const result = await cli(['bench', '--optimizers', `sgd,${label}`, '--backend', 'cpu']);
+    assert.equal(result.code, 1, label);
+    assert.match(result.stderr, message);
+  }
 });
 
 test('errors: options no chosen optimizer takes, unknown names, bad values', async () => {

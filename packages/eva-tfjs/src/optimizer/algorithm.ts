@@ -33,8 +33,13 @@ export interface AlgorithmState {
   validate(state: Map<string, tf.Tensor>): void;
   /** Replaces the state by copies of `state` (validated before). */
   load(state: Map<string, tf.Tensor>): void;
-  /** Releases every state tensor. */
+  /** Releases every state tensor (and stops any background work). */
   dispose(): void;
+  /**
+   * Finishes background work whose result is state (e.g. inverse roots computed on another
+   * thread), so that {@link named} is complete: called before the state is saved.
+   */
+  settle?(): void;
 }
 
 /**

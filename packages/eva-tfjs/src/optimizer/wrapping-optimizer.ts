@@ -551,6 +551,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   override async getWeights(): Promise<NamedTensor[]> {
     this.assertUsable();
     const base = await this.base.getWeights();
+    this.state.settle?.();
     return [
       await this.saveIterations(),
       ...base.map((w) => ({ name: `base/${w.name}`, tensor: w.tensor })),

@@ -9,10 +9,17 @@
  * `invUpdateFreq` (0-based steps k - 1, 2k - 1, ...); roots are the identity before that, and
  * the root of a 1x1 statistic stays the identity. Tensors of merged order <= 1 (biases, and
  * kernels such as a [4, 4] Dense kernel at blocks of 128, merged to [16]) are not preconditioned.
+ *
+ * With `rootWorker`, a refresh hands a snapshot of the statistics to a worker thread
+ * ({@link InverseRootWorker}) and installs the roots of the previous refresh, which the thread
+ * computed while training went on: the roots lag one refresh (as in distributed Shampoo's
+ * asynchronous roots), the same in every run and across a resume (the roots waiting to be
+ * installed are state, `next<b>_<axis>`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { inverseRoot } from '../linalg/inverse-root.js';
+import { InverseRootWorker } from '../linalg/inverse-root-worker.js';
 import type { LinalgMethod } from '../linalg/spd-inverse.js';
 import type { TensorwiseAlgorithm, VariableGradient } from '../optimizer/algorithm.js';
 import type { ModelVariable } from '../optimizer/model-variables.js';
@@ -172,6 +179,11 @@ export interface ShampooOptions extends WrappingOptions {
   graft?: 'sgd' | 'none';
   /** `'host'` float64 eigendecomposition (default) or `'newton'` coupled Newton on tf ops. */
   linalg?: LinalgMethod;
+  /**
+   * Compute the roots in a worker thread on another core (Node only; `linalg: 'host'`): each
+   * refresh's roots take effect at the next refresh instead of at once (default false).
+   */
+  rootWorker?: boolean;
 }
 
 const OPTIONS = {
@@ -206,29 +218,53 @@ const OPTIONS = {
       choices: ['sgd', 'none'],
       description: "grafting: 'sgd' takes each gradient's norm per tensor",
     },
+    rootWorker: {
+      kind: 'boolean',
+      default: false,
+      description: 'roots in a worker thread (Node), taking effect one refresh later',
+    },
   }),
   ...INVERSE_OPTIONS,
 };
 const declared: AssertDeclared<ShampooOptions, typeof WRAPPING_OPTIONS & typeof OPTIONS> = true;
 void declared;
 
+/** One statistic whose inverse root is computed (order > 1). */
+interface RootedStatistic {
+  readonly variable: ModelVariable;
+  readonly block: number;
+  readonly axis: number;
+  readonly size: number;
+  /** The root p: twice the block's order. */
+  readonly exponent: number;
+}
+
 /**
  * Shampoo's state: block statistics and roots per preconditioned tensor, with each tensor's
  * block layout. Statistics start at `matrixEps I` and roots at the identity, as the port's.
+ * With a root worker it also keeps `next<b>_<axis>`, the roots the next refresh installs
+ * (identity at first), and the thread.
  */
 export class ShampooState extends StateSlots<ModelVariable> {
+  /** The statistics whose roots are computed, in a fixed order. */
+  readonly rooted: readonly RootedStatistic[];
+  private worker: InverseRootWorker | null = null;
+
   constructor(
     variables: readonly ModelVariable[],
     /** Block layouts by tf variable name (tensors of merged order >= 2). */
     readonly layouts: ReadonlyMap<string, BlockLayout>,
     matrixEps: number,
+    /** Whether roots are computed by a worker thread (one refresh late). */
+    readonly rootWorker = false,
   ) {
+    const kinds = rootWorker ? ['stat', 'root', 'next'] : ['stat', 'root'];
     const shapes: SlotShapes<ModelVariable> = {};
     for (const v of variables) {
       const layout = layouts.get(v.name);
       layout?.blocks.forEach((block, b) => {
         block.size.forEach((_, axis) => {
-          for (const kind of ['stat', 'root']) {
+          for (const kind of kinds) {
             const key = `${kind}${b}_${axis}`;
             const previous = shapes[key];
             shapes[key] = (owner) => {
@@ -240,6 +276,13 @@ export class ShampooState extends StateSlots<ModelVariable> {
       });
     }
     super('Shampoo', 'shampoo', variables, shapes);
+    if (rootWorker && !InverseRootWorker.isSupported()) {
+      throw new Error(
+        "Shampoo: rootWorker needs Node's worker_threads (Node >= 20.16) and SharedArrayBuffer; " +
+          'use rootWorker: false here',
+      );
+    }
+    const rooted: RootedStatistic[] = [];
     for (const v of variables) {
       this.layouts.get(v.name)?.blocks.forEach((block, b) =>
         block.size.forEach((size, axis) => {
@@ -254,9 +297,20 @@ export class ShampooState extends StateSlots<ModelVariable> {
             v,
             tf.tidy(() => tf.eye(size)),
           );
+          if (rootWorker)
+            this.set(
+              `next${b}_${axis}`,
+              v,
+              tf.tidy(() => tf.eye(size)),
+            );
+          // The port's root of a 1x1 statistic is the identity (the initial root).
+          if (size > 1) {
+            rooted.push({ variable: v, block: b, axis, size, exponent: 2 * block.size.length });
+          }
         }),
       );
     }
+    this.rooted = rooted;
   }
 
   /** The roots of block `b` of `variable` (of order `order`), one per axis. */
@@ -274,6 +328,66 @@ export class ShampooState extends StateSlots<ModelVariable> {
       return layout == null ? [] : [{ ...g, layout }];
     });
   }
+
+  /**
+   * A refresh through the worker thread: installs the roots waiting in `next` (those of the
+   * previous refresh, waiting for the thread if it is still computing them) and hands the
+   * thread a snapshot of every statistic (one host read). Returns false when nothing has a
+   * root to compute.
+   */
+  refreshThroughWorker(ridgeEpsilon: number): boolean {
+    if (this.rooted.length === 0) return false;
+    this.settle();
+    for (const { variable, block, axis } of this.rooted) {
+      const next = this.get(`next${block}_${axis}`, variable)!;
+      this.set(`root${block}_${axis}`, variable, tf.clone(next));
+    }
+    const snapshot = tf.tidy(() =>
+      tf.concat(
+        this.rooted.map(({ variable, block, axis }) =>
+          tf.reshape(this.get(`stat${block}_${axis}`, variable)!, [-1]),
+        ),
+      ),
+    );
+    let values: Float32Array;
+    try {
+      values = snapshot.dataSync() as Float32Array;
+    } finally {
+      snapshot.dispose();
+    }
+    this.worker ??= new InverseRootWorker(
+      this.rooted.map((r) => r.size),
+      this.rooted.map((r) => r.exponent),
+      'Shampoo',
+    );
+    this.worker.submit(values, ridgeEpsilon);
+    return true;
+  }
+
+  /** Waits for the roots the worker thread is computing, if any, and keeps them in `next`. */
+  settle(): void {
+    if (this.worker == null || !this.worker.busy) return;
+    const roots = this.worker.wait();
+    let offset = 0;
+    for (const { variable, block, axis, size } of this.rooted) {
+      const values = roots.subarray(offset, offset + size * size);
+      this.set(`next${block}_${axis}`, variable, tf.tensor2d(values, [size, size]));
+      offset += size * size;
+    }
+  }
+
+  /** Drops the roots in flight (they belong to the replaced state), then loads. */
+  override load(state: Map<string, tf.Tensor>): void {
+    this.worker?.discard();
+    super.load(state);
+  }
+
+  /** Stops the worker thread and releases every tensor. */
+  override dispose(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    super.dispose();
+  }
 }
 
 /** Shampoo as an algorithm of the step pipeline: block statistics and their inverse roots. */
@@ -285,14 +399,19 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
   inverseInterval: 'invUpdateFreq',
   intervalStep: 'last',
   grafting: 'option',
-  createState(variables, { blockSize, matrixEps }) {
+  createState(variables, { blockSize, matrixEps, linalg, rootWorker }) {
+    if (rootWorker && linalg !== 'host') {
+      throw new Error(
+        `Shampoo: rootWorker computes roots with the float64 'host' route; got linalg '${linalg}'`,
+      );
+    }
     const layouts = new Map<string, BlockLayout>();
     for (const v of variables) {
       if (preconditionsShape(v.shape, blockSize)) {
         layouts.set(v.name, blockLayout(v.shape, blockSize));
       }
     }
-    return new ShampooState(variables, layouts, matrixEps);
+    return new ShampooState(variables, layouts, matrixEps, rootWorker);
   },
   updateStatistics(state, gradients, { beta2 }) {
     const entries = state.preconditioned(gradients);
@@ -310,6 +429,7 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
     return entries.length > 0;
   },
   updateInverses(state, gradients, { matrixEps, linalg }) {
+    if (state.rootWorker) return state.refreshThroughWorker(matrixEps);
     let updated = false;
     for (const entry of state.preconditioned(gradients)) {
       entry.layout.blocks.forEach((block, b) => {

@@ -10,7 +10,8 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inverseRootHost, inverseRootNewton } from '../../src/index.js';
-import { inverseRootFloat64, inverseRootsHost } from '../../src/linalg/inverse-root.js';
+import { inverseRootsHost } from '../../src/linalg/inverse-root.js';
+import { inverseRootFloat64 } from '../../src/linalg/inverse-root-float64.js';
 import { assertClose, spd, spdCases, symmetricPower, useCpu, values } from '../helpers.js';
 import { spectralFunction, spectrumCases, type SpectrumCase } from './spectrum-cases.js';
 

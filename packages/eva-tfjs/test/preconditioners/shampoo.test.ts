@@ -5,17 +5,22 @@
  * `preconditioning_compute_steps` of its 1-based step counter (identity before the first), 1x1
  * statistics left at the identity, tensors whose merged shape has rank <= 1 only grafted; roots
  * by a float64 eigendecomposition (ml-matrix), then SGD grafting; and the whole step with weight
- * decay and the port's in-place Nesterov momentum.
+ * decay and the port's in-place Nesterov momentum. With `rootWorker`, the same replay with each
+ * refresh's roots installed at the next refresh, an exact resume while roots are in flight, and
+ * its errors.
  */
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Shampoo } from '../../src/index.js';
+import { disposeIterationCounters } from '../../src/optimizer/gradients.js';
 import {
   assertClose,
+  buildModel,
   checkReferenceNesterovSteps,
   kron,
+  randomTensor,
   runOnce,
   symmetricPower,
   useCpu,
@@ -30,6 +35,8 @@ interface PortSettings {
   matrixEps: number;
   statisticsSteps: number;
   rootSteps: number;
+  /** Roots computed at a refresh take effect at the next one (`rootWorker`). */
+  lagged?: boolean;
 }
 
 const norm = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0));
@@ -70,6 +77,8 @@ class PortShampoo {
     size: number[];
     statistics: number[][][];
     roots: number[][][];
+    /** (lagged) The roots the next refresh installs. */
+    next: number[][][];
   }> = [];
 
   constructor(
@@ -106,6 +115,7 @@ class PortShampoo {
         size,
         statistics: size.map((n) => eye(n, settings.matrixEps)),
         roots: size.map((n) => eye(n, 1)),
+        next: size.map((n) => eye(n, 1)),
       });
     }
   }
@@ -125,7 +135,7 @@ class PortShampoo {
         });
       }
       if (this.step % rootSteps === 0) {
-        block.roots = block.statistics.map((l) => {
+        const fresh = block.statistics.map((l) => {
           if (l.length === 1) return [[1]]; // the port's 1x1 power is the identity
           const lambdaMax = Math.max(
             ...new EigenvalueDecomposition(new Matrix(l), { assumeSymmetric: true })
@@ -133,6 +143,10 @@ class PortShampoo {
           );
           return symmetricPower(l, -1 / (2 * rank), matrixEps * lambdaMax);
         });
+        if (this.settings.lagged) {
+          block.roots = block.next;
+          block.next = fresh;
+        } else block.roots = fresh;
       }
       const product = block.roots
         .slice(1)
@@ -188,11 +202,18 @@ const CASES: Array<{ label: string; steps: number; settings: PortSettings; rtol?
     steps: 2,
     settings: { blockSize: 4, matrixEps: 1e-3, statisticsSteps: 1, rootSteps: 3 },
   },
+  {
+    // Refreshes on steps 2, 4 and 6: identity until step 3, the roots of step 2 on steps 4-5,
+    // those of step 4 on step 6 and 7.
+    label: 'roots from a worker thread, one refresh late',
+    steps: 7,
+    settings: { blockSize: 4, matrixEps: 1e-3, statisticsSteps: 1, rootSteps: 2, lagged: true },
+  },
 ];
 
 for (const { label, steps, settings, rtol = 2e-3 } of CASES) {
   test(`Shampoo follows Google's port in float64: ${label}`, async () => {
-    const { blockSize, matrixEps, statisticsSteps, rootSteps } = settings;
+    const { blockSize, matrixEps, statisticsSteps, rootSteps, lagged = false } = settings;
     const tensors = tf.memory().numTensors;
     const run = await runOnce(
       (m) =>
@@ -201,6 +222,7 @@ for (const { label, steps, settings, rtol = 2e-3 } of CASES) {
           matrixEps,
           facUpdateFreq: statisticsSteps,
           invUpdateFreq: rootSteps,
+          rootWorker: lagged,
         }),
       steps,
     );
@@ -233,4 +255,79 @@ test("Shampoo by name with the port's in-place Nesterov and weight decay follows
     const port = new PortShampoo(shape, settings);
     return (g) => port.direction(g);
   });
+});
+
+test('Shampoo with a root worker resumes exactly while roots are in flight', async () => {
+  const options = { blockSize: 4, matrixEps: 1e-3, invUpdateFreq: 2, rootWorker: true };
+  const tensors = tf.memory().numTensors;
+  const batches = [0, 1, 2, 3, 4, 5].map((s) => [
+    randomTensor([7, 6, 6, 2], 1 + s),
+    randomTensor([7, 3], 100 + s),
+  ]);
+  const seededModel = () => {
+    const model = buildModel();
+    const weights = model.getWeights().map((w, i) => randomTensor(w.shape, 50 + i, 0.5));
+    model.setWeights(weights);
+    tf.dispose(weights);
+    return model;
+  };
+  const make = () => {
+    const model = seededModel();
+    const optimizer = new Shampoo(model, tf.train.momentum(0.05, 0.9), options);
+    model.compile({ optimizer, loss: 'meanSquaredError' });
+    return { model, optimizer };
+  };
+  const train = async (model: tf.LayersModel, from: number, to: number) => {
+    const losses: number[] = [];
+    for (const [x, y] of batches.slice(from, to)) {
+      losses.push((await model.trainOnBatch(x!, y!)) as number);
+    }
+    return losses;
+  };
+  const reference = make();
+  const full = await train(reference.model, 0, 6);
+  const first = make();
+  // Steps 1-3: the roots of step 2's refresh are in flight (or waiting) when the state is saved.
+  const head = await train(first.model, 0, 3);
+  const savedModel = first.model.getWeights().map((w) => w.clone());
+  const weights = await first.optimizer.getWeights();
+  const savedState = weights.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+  disposeIterationCounters(weights);
+  assert.ok(
+    savedState.some((w) => /^shampoo\/\d+\/next\d+_\d+$/.test(w.name)),
+    'the roots waiting for the next refresh are saved',
+  );
+  first.optimizer.dispose();
+  first.model.dispose();
+  const resumed = make();
+  resumed.model.setWeights(savedModel);
+  await resumed.optimizer.setWeights(savedState);
+  const tail = await train(resumed.model, 3, 6);
+  assert.deepEqual([...head, ...tail], full);
+  // The lag is real: the synchronous roots give another trajectory.
+  const synchronous = seededModel();
+  const sync = new Shampoo(synchronous, tf.train.momentum(0.05, 0.9), {
+    ...options,
+    rootWorker: false,
+  });
+  synchronous.compile({ optimizer: sync, loss: 'meanSquaredError' });
+  const syncLosses = await train(synchronous, 0, 6);
+  assert.notDeepEqual(syncLosses, full);
+  // Step 2 refreshes: the synchronous run applies its roots at once, the lagged one the identity.
+  assert.deepEqual(syncLosses.slice(0, 2), full.slice(0, 2), 'identical before the roots differ');
+  tf.dispose([...batches.flat(), ...savedModel, ...savedState.map((w) => w.tensor)]);
+  for (const r of [reference, resumed, { model: synchronous, optimizer: sync }]) {
+    r.optimizer.dispose();
+    r.model.dispose();
+  }
+  assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+});
+
+test("Shampoo's root worker takes the float64 host route only", () => {
+  const model = buildModel();
+  assert.throws(
+    () => new Shampoo(model, tf.train.sgd(0.1), { rootWorker: true, linalg: 'newton' }),
+    /Shampoo: rootWorker computes roots with the float64 'host' route; got linalg 'newton'/,
+  );
+  model.dispose();
 });

@@ -6,7 +6,8 @@
  * A label may carry an inverse interval: `kfac@10` is K-FAC with `invUpdateFreq` 10 (likewise
  * foof@N, shampoo@N); such runs are timed over at least one whole interval and their mean is
  * the per-iteration time (inverse steps are periodic spikes a median would hide). Runs without
- * an interval whose steps take over 2 s are timed on 3 steps only.
+ * an interval whose steps take over 2 s are timed on 3 steps only. A label may also switch on
+ * boolean options: `shampoo@10+rootWorker` (see {@link parseBenchmarkLabel}).
  *
  * Memory: the optimizer's own state (its `getWeights`, base slots included) and the peak bytes
  * one training step holds (tf.profile of one step: this run's model and state plus the step's
@@ -16,7 +17,53 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { createModel } from '../models/create-model.js';
 import { initializeLikePyTorch } from '../models/initialize.js';
-import { createOptimizerByName, optimizerOptionNames, disposeIterationCounters } from 'eva-tfjs';
+import {
+  createOptimizerByName,
+  disposeIterationCounters,
+  optimizerEntry,
+  optimizerOptionNames,
+} from 'eva-tfjs';
+
+/** A benchmark label taken apart: `name[@N][+option...]`. */
+export interface BenchmarkLabel {
+  /** The registry name. */
+  readonly name: string;
+  /** The inverse interval `N` of `@N`. */
+  readonly interval?: number;
+  /** Boolean options of the optimizer set to true (`+rootWorker`). */
+  readonly switches: readonly string[];
+}
+
+/**
+ * Parses `name[@N][+option...]`: a registry name, an optional inverse interval N (a positive
+ * integer; the optimizer must have `invUpdateFreq`) and boolean options to switch on, e.g.
+ * `shampoo@10+rootWorker`. Throws naming the label and what was expected.
+ */
+export function parseBenchmarkLabel(label: string): BenchmarkLabel {
+  const [head, ...switches] = label.split('+');
+  const [name, interval, ...rest] = head!.split('@');
+  const entry = optimizerEntry(name!);
+  if (interval != null) {
+    if (rest.length > 0 || !/^[1-9]\d*$/.test(interval)) {
+      throw new Error(`'${label}': the interval of name@N must be a positive integer`);
+    }
+    if (!('invUpdateFreq' in entry.options)) {
+      throw new Error(`'${label}': ${name} has no inverse interval (invUpdateFreq) for @N`);
+    }
+  }
+  for (const option of switches) {
+    if (entry.options[option]?.kind !== 'boolean') {
+      const booleans = Object.entries(entry.options)
+        .filter(([, spec]) => spec.kind === 'boolean')
+        .map(([key]) => key);
+      throw new Error(
+        `'${label}': '+${option}' must be a boolean option of ${name} ` +
+          `(${booleans.length > 0 ? booleans.join(', ') : 'it has none'})`,
+      );
+    }
+  }
+  return { name: name!, interval: interval == null ? undefined : Number(interval), switches };
+}
 
 /** The input geometry benchmarks use for `model`: CIFAR-shaped for the CNNs, MNIST otherwise. */
 export function benchmarkData(model: string): StepBenchmarkOptions['data'] {
@@ -34,7 +81,10 @@ export interface StepBenchmarkOptions {
   batchSize: number;
   /** Timed steps per run (at least one interval for `@N` labels). */
   steps: number;
-  /** Registry names, optionally with `@N` inverse intervals; the first `sgd` is the reference. */
+  /**
+   * Labels `name[@N][+option...]` ({@link parseBenchmarkLabel}); the first `sgd` is the
+   * reference.
+   */
   labels: string[];
   learningRate?: number;
   weightDecay?: number;
@@ -96,7 +146,7 @@ export async function benchmarkSteps(options: StepBenchmarkOptions): Promise<Ste
         )
       : x;
   const runs = options.labels.map((label) => {
-    const [name, interval] = label.split('@') as [string, string | undefined];
+    const { name, interval, switches } = parseBenchmarkLabel(label);
     const { model } = createModel(options.model ?? 'autoencoder', {
       ...data,
       train: emptySet,
@@ -108,17 +158,18 @@ export async function benchmarkSteps(options: StepBenchmarkOptions): Promise<Ste
       learningRate: options.learningRate ?? 0.01,
       momentum: accepted.has('momentum') ? 0.9 : undefined,
       weightDecay: options.weightDecay ?? 5e-4,
-      ...(interval ? { invUpdateFreq: Number(interval) } : {}),
+      ...(interval ? { invUpdateFreq: interval } : {}),
       ...(accepted.has('m') ? { m: options.mfacWindow ?? 32 } : {}),
       ...Object.fromEntries(
         Object.entries(options.extraOptions ?? {}).filter(([k]) => accepted.has(k)),
       ),
+      ...Object.fromEntries(switches.map((option) => [option, true])),
     });
     model.compile({
       optimizer,
       loss: task === 'classification' ? 'categoricalCrossentropy' : 'meanSquaredError',
     });
-    const target = interval ? Math.max(options.steps, Number(interval)) : options.steps;
+    const target = interval ? Math.max(options.steps, interval) : options.steps;
     return { label, model, optimizer, interval, target, times: [] as number[], slow: false };
   });
   const rows: StepBenchmarkRow[] = [];

@@ -2,9 +2,14 @@
 import { Command, Option } from 'commander';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { optimizerEntry, optimizerNames } from 'eva-tfjs';
+import { optimizerNames } from 'eva-tfjs';
 import { BACKEND_NAMES, checkNodeBackend, setupBackend } from '../../experiments/backend-setup.js';
-import { benchmarkData, benchmarkSteps, benchmarkTable } from '../../experiments/step-benchmark.js';
+import {
+  benchmarkData,
+  benchmarkSteps,
+  benchmarkTable,
+  parseBenchmarkLabel,
+} from '../../experiments/step-benchmark.js';
 import { MODEL_NAMES } from '../../models/create-model.js';
 import type { CliContext } from '../context.js';
 import { holdOutput } from '../output.js';
@@ -22,14 +27,14 @@ export interface BenchFlags {
   out?: string;
 }
 
-/** Throws unless every label is `name` or `name@N` (N a positive integer) of a registry name. */
+/** Throws unless every label is `name[@N][+option...]` of a registry name. */
 function checkLabels(labels: readonly string[]): void {
   checkList('--optimizers', labels);
   for (const label of labels) {
-    const [name, interval, ...rest] = label.split('@');
-    optimizerEntry(name!);
-    if (interval != null && (rest.length > 0 || !/^[1-9]\d*$/.test(interval))) {
-      throw new Error(`--optimizers: '${label}' must be name or name@N with N a positive integer`);
+    try {
+      parseBenchmarkLabel(label);
+    } catch (error) {
+      throw new Error(`--optimizers: ${(error as Error).message}`, { cause: error });
     }
   }
 }
@@ -70,7 +75,7 @@ async function benchmark(context: CliContext, flags: BenchFlags): Promise<void> 
     '',
     `${flags.model} on ${data.name}-shaped random data, backend ${backend}, batch ${flags.batchSize}, ` +
       `up to ${flags.steps} timed steps per optimizer (alternating, after 2 warm-up steps), ` +
-      `M-FAC window ${flags.mfacM}; \`name@N\` = inverse interval N.`,
+      `M-FAC window ${flags.mfacM}; \`name@N\` = inverse interval N, \`+option\` a boolean option on.`,
     '',
     benchmarkTable(rows),
     '',
@@ -87,12 +92,12 @@ export function benchCommand(context: CliContext): Command {
   return new Command('bench')
     .description('per-iteration time and memory of optimizers relative to SGD')
     .addOption(new Option('--model <name>', 'model').choices(MODEL_NAMES).default('autoencoder'))
-    .option('--optimizers <names>', 'registry names, name@N for inverse interval N', names, [
-      ...optimizerNames(),
-      'kfac@10',
-      'kfac@50',
-      'shampoo@10',
-    ])
+    .option(
+      '--optimizers <names>',
+      'registry names, name@N for inverse interval N, +option for a boolean option (shampoo@10+rootWorker)',
+      names,
+      [...optimizerNames(), 'kfac@10', 'kfac@50', 'shampoo@10'],
+    )
     .option('--batch-size <n>', 'batch size', integer('--batch-size'), 250)
     .option('--steps <n>', 'timed steps per optimizer', integer('--steps'), 20)
     .option('--mfac-m <n>', 'M-FAC window', integer('--mfac-m'), 32)
