@@ -200,6 +200,36 @@ main().catch((error) => {
 });
 `;
 
+/**
+ * K-FAC's inverses and Shampoo's roots on a worker thread, from the installed package: the
+ * thread's entry is the built dist/linalg/matrix-worker-thread.js; the process must exit by
+ * itself afterwards (the thread is unref'ed and stopped on dispose).
+ */
+const WORKER_RUN = `import * as tf from '@tensorflow/tfjs';
+import { createOptimizer } from 'eva-tfjs';
+const x = tf.randomNormal([64, 8], 0, 1, 'float32', 1);
+const losses = {};
+for (const [name, options] of [
+  ['kfac', { inverseWorker: true, invUpdateFreq: 2 }],
+  ['shampoo', { rootWorker: true, invUpdateFreq: 2, blockSize: 4 }],
+]) {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [8], units: 16, activation: 'tanh' }),
+      tf.layers.dense({ units: 8 }),
+    ],
+  });
+  const optimizer = createOptimizer(name, model, { learningRate: 0.05, ...options });
+  model.compile({ optimizer, loss: 'meanSquaredError' });
+  const history = await model.fit(x, x, { epochs: 6, batchSize: 16, verbose: 0 });
+  const loss = history.history.loss;
+  losses[name] = { first: loss[0], last: loss[loss.length - 1] };
+  optimizer.dispose();
+  model.dispose();
+}
+console.log('RESULT ' + JSON.stringify(losses));
+`;
+
 /** A strict TypeScript use of the public API; compiling it is the check. */
 const TYPED_USE = `import * as tf from '@tensorflow/tfjs';
 import {
@@ -533,6 +563,26 @@ async function main(): Promise<void> {
         assert(last < first, `loss did not decrease: ${first} -> ${last}`);
       });
     }
+
+    writeFileSync(join(app, 'worker-threads.mjs'), WORKER_RUN);
+    await checks.check(
+      "K-FAC's inverses and Shampoo's roots on a worker thread (the built entry); the process exits",
+      () => {
+        const { stdout } = run(process.execPath, ['worker-threads.mjs'], app, {
+          timeoutMs: 180_000,
+        });
+        const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+        assert(line, `no RESULT line in the output:\n${stdout}`);
+        const losses = JSON.parse(line.slice('RESULT '.length)) as Record<
+          string,
+          { first: number; last: number }
+        >;
+        for (const [name, { first, last }] of Object.entries(losses)) {
+          console.log(`       ${name}: loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+          assert(last < first, `${name}: loss did not decrease: ${first} -> ${last}`);
+        }
+      },
+    );
 
     // The Node-only subpath loads (without the optional MPI addon) from both module systems.
     writeFileSync(

@@ -76,6 +76,12 @@ export {
   type AssertDeclared,
 } from './optimizer/options.js';
 export { StateSlots, type SlotOwner, type SlotShapes } from './optimizer/state-slots.js';
+export {
+  DeferredMatrixFunctions,
+  type DeferredEntry,
+  type BackgroundWork,
+} from './optimizer/deferred-matrix-functions.js';
+export { FactorState, type FactorInverse } from './preconditioners/factor-state.js';
 export type { ModelVariable } from './optimizer/model-variables.js';
 export {
   augmentedIn,
@@ -170,3 +176,5 @@ export {
   type LinalgMethod,
 } from './linalg/spd-inverse.js';
 export { inverseRoot, inverseRootHost, inverseRootNewton } from './linalg/inverse-root.js';
+export { MatrixFunctionWorker } from './linalg/matrix-worker.js';
+export type { MatrixOperation } from './linalg/matrix-worker-protocol.js';

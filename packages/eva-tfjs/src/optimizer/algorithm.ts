@@ -99,6 +99,16 @@ export interface LayerwiseAlgorithm<
    * Returns false when the layer has no statistics yet (nothing was computed).
    */
   updateInverses?(state: State, layer: CapturedLayer, step: StepValues<S>): boolean;
+  /**
+   * The expensive work of all layers together, on inverse steps (e.g. handed to a worker
+   * thread); returns whether anything was computed, or null to have {@link updateInverses} run
+   * per layer instead.
+   */
+  refreshInverses?(
+    state: State,
+    layers: readonly CapturedLayer[],
+    step: StepValues<S>,
+  ): boolean | null;
   /** Whether `layer` has what {@link precondition} needs. */
   isReady(state: State, layer: CapturedLayer): boolean;
   /** The preconditioned direction of one layer (inside a tidy, no host reads). */

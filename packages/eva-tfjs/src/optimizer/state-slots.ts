@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CapturedLayer } from '../capture/model-capture.js';
 import type { AlgorithmState } from './algorithm.js';
+import type { BackgroundWork } from './deferred-matrix-functions.js';
 import type { NamedTensor } from './gradients.js';
 
 /** What state is kept for: a captured layer or a model variable (stable index, readable path). */
@@ -24,6 +25,7 @@ export type SlotShapes<K extends SlotOwner = CapturedLayer> = Record<
 /** Named per-layer (or per-variable) tensors. */
 export class StateSlots<K extends SlotOwner = CapturedLayer> implements AlgorithmState {
   private readonly values = new Map<string, Array<tf.Tensor | null>>();
+  private background: BackgroundWork | null = null;
 
   constructor(
     private readonly owner: string,
@@ -47,6 +49,20 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> implements Algorith
   /** The value of `slot` for `layer`, or null before it was set. */
   get(slot: string, layer: K): tf.Tensor | null {
     return this.slot(slot)[this.position(layer)] ?? null;
+  }
+
+  /**
+   * Attaches work whose results are slots (e.g. {@link DeferredMatrixFunctions}): it is settled
+   * before the state is saved, its results in flight are dropped when a state is loaded, and it
+   * stops on dispose.
+   */
+  attach(background: BackgroundWork): void {
+    this.background = background;
+  }
+
+  /** Finishes the attached background work, so {@link named} is complete. */
+  settle(): void {
+    this.background?.settle();
   }
 
   /** Takes ownership of `value` (kept) and disposes the previous one. */
@@ -168,12 +184,18 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> implements Algorith
     const copies = this.plan(state).map(
       ([slot, layer, tensor]) => [slot, layer, tf.keep(tf.clone(tensor))] as const,
     );
-    this.dispose();
+    this.background?.discard();
+    this.release();
     for (const [slot, layer, tensor] of copies) this.set(slot, layer, tensor);
   }
 
-  /** Releases every value. */
+  /** Stops the attached background work and releases every value. */
   dispose(): void {
+    this.background?.terminate();
+    this.release();
+  }
+
+  private release(): void {
     for (const values of this.values.values()) {
       values.forEach((t, i) => {
         t?.dispose();

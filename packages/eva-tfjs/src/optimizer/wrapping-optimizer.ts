@@ -392,7 +392,13 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       this.pending.forEach((s, i) => {
         if (s != null) algorithm.updateStatistics(this.state, layers[i]!, s, h);
       });
-      if (algorithm.updateInverses == null || !inverseStep) return;
+      if (!inverseStep) return;
+      const together = algorithm.refreshInverses?.(this.state, layers, h) ?? null;
+      if (together != null) {
+        if (together) this.inverseUpdates += 1;
+        return;
+      }
+      if (algorithm.updateInverses == null) return;
       let updated = false;
       for (const layer of layers) {
         if (algorithm.updateInverses(this.state, layer, h)) updated = true;

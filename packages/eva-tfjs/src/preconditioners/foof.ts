@@ -10,13 +10,13 @@ import { dampedInverse } from '../linalg/spd-inverse.js';
 import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
 import type { AssertDeclared } from '../optimizer/options.js';
 import { registerWrappedOptimizer } from '../optimizer/serialization.js';
-import { StateSlots } from '../optimizer/state-slots.js';
 import {
   WrappingOptimizer,
   type LAYERWISE_OPTIONS,
   type WRAPPING_OPTIONS,
 } from '../optimizer/wrapping-optimizer.js';
-import type { FactorOptions } from './kfac.js';
+import { FactorState } from './factor-state.js';
+import { checkInverseWorker, type FactorOptions } from './kfac.js';
 import { augmentedIn, layerMatrix, matrixDirection } from './layer-math.js';
 import {
   CURVATURE_OPTIONS,
@@ -50,18 +50,27 @@ const declared: AssertDeclared<
 void declared;
 
 /** FOOF as an algorithm of the step pipeline: the input factor and its damped inverse. */
-export const foofAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
+export const foofAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, FactorState> = {
   kind: 'layerwise',
   name: 'FOOF',
   options: OPTIONS,
   statistics: foofStatistics,
   scaling: 'klNormalize',
   inverseInterval: 'invUpdateFreq',
-  createState: (layers) =>
-    new StateSlots('FOOF', 'foof', layers, {
-      A: (l) => [augmentedIn(l), augmentedIn(l)],
-      inverseA: (l) => [augmentedIn(l), augmentedIn(l)],
-    }),
+  createState(layers, { inverseWorker, linalg }) {
+    checkInverseWorker('FOOF', inverseWorker, linalg);
+    return new FactorState(
+      'FOOF',
+      'foof',
+      layers,
+      {
+        A: (l) => [augmentedIn(l), augmentedIn(l)],
+        inverseA: (l) => [augmentedIn(l), augmentedIn(l)],
+      },
+      [{ factor: 'A', inverse: 'inverseA' }],
+      inverseWorker,
+    );
+  },
   updateStatistics(state, layer, statistics, { factorDecay }) {
     state.average('A', layer, statistics.activation, factorDecay);
   },
@@ -70,6 +79,9 @@ export const foofAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
     if (a == null) return false;
     state.set('inverseA', layer, dampedInverse(a, damping, linalg));
     return true;
+  },
+  refreshInverses(state, _layers, { damping }) {
+    return state.deferred?.refresh(() => state.deferred!.entries.map(() => damping)) ?? null;
   },
   isReady: (state, layer) => state.get('inverseA', layer) != null,
   precondition(state, layer, gradient) {
@@ -83,7 +95,7 @@ export const foofAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
  * FOOF: per Dense/Conv2D layer the input factor `A` only, `P = G (A + gamma I)^-1` with the
  * inverse refreshed every `invUpdateFreq` steps, then KL normalisation.
  */
-export class FOOF extends WrappingOptimizer<StateSlots> {
+export class FOOF extends WrappingOptimizer<FactorState> {
   static className = 'FOOF';
 
   /**

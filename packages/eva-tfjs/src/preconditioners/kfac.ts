@@ -12,13 +12,13 @@ import { dampedInverse, type InverseMethod } from '../linalg/spd-inverse.js';
 import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
 import type { AssertDeclared, Hyperparameter } from '../optimizer/options.js';
 import { registerWrappedOptimizer } from '../optimizer/serialization.js';
-import { StateSlots } from '../optimizer/state-slots.js';
 import {
   WrappingOptimizer,
   type LAYERWISE_OPTIONS,
   type LayerwiseOptions,
   type WRAPPING_OPTIONS,
 } from '../optimizer/wrapping-optimizer.js';
+import { FactorState, traceAt } from './factor-state.js';
 import { augmentedIn, layerMatrix, matrixDirection } from './layer-math.js';
 import { CURVATURE_OPTIONS, FACTOR_INVERSE_OPTIONS, KL_CLIP_OPTION } from './shared-options.js';
 
@@ -71,6 +71,22 @@ export interface FactorOptions extends LayerwiseOptions {
    * `'newton'` Newton-Schulz iteration on tf ops (no host read).
    */
   linalg?: InverseMethod;
+  /**
+   * Compute the inverses in float64 (Cholesky) on a worker thread on another core (Node only;
+   * `linalg` 'blocked' or 'host'): each refresh's inverses take effect at the next refresh; the
+   * first refresh waits for its own (default false).
+   */
+  inverseWorker?: boolean;
+}
+
+/** Throws unless `linalg` fits `inverseWorker` (the thread computes in float64 on the host). */
+export function checkInverseWorker(owner: string, inverseWorker: boolean, linalg: string): void {
+  if (inverseWorker && linalg === 'newton') {
+    throw new Error(
+      `${owner}: inverseWorker computes the inverses by float64 Cholesky; linalg 'newton' ` +
+        "cannot apply (leave linalg at 'blocked' or set 'host')",
+    );
+  }
 }
 
 /** Options of {@link KFAC}; defaults are the reference implementation's. */
@@ -91,20 +107,32 @@ void declared;
 const outFeatures = (l: { geometry: { outFeatures: number } }) => l.geometry.outFeatures;
 
 /** K-FAC as an algorithm of the step pipeline: two factors and their inverses per layer. */
-export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
+export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, FactorState> = {
   kind: 'layerwise',
   name: 'KFAC',
   options: OPTIONS,
   statistics: kfacStatistics,
   scaling: 'klClip',
   inverseInterval: 'invUpdateFreq',
-  createState: (layers) =>
-    new StateSlots('KFAC', 'kfac', layers, {
-      A: (l) => [augmentedIn(l), augmentedIn(l)],
-      G: (l) => [outFeatures(l), outFeatures(l)],
-      inverseA: (l) => [augmentedIn(l), augmentedIn(l)],
-      inverseG: (l) => [outFeatures(l), outFeatures(l)],
-    }),
+  createState(layers, { inverseWorker, linalg }) {
+    checkInverseWorker('KFAC', inverseWorker, linalg);
+    return new FactorState(
+      'KFAC',
+      'kfac',
+      layers,
+      {
+        A: (l) => [augmentedIn(l), augmentedIn(l)],
+        G: (l) => [outFeatures(l), outFeatures(l)],
+        inverseA: (l) => [augmentedIn(l), augmentedIn(l)],
+        inverseG: (l) => [outFeatures(l), outFeatures(l)],
+      },
+      [
+        { factor: 'A', inverse: 'inverseA' },
+        { factor: 'G', inverse: 'inverseG' },
+      ],
+      inverseWorker,
+    );
+  },
   updateStatistics(state, layer, statistics, { factorDecay }) {
     state.average('A', layer, statistics.activation, factorDecay);
     state.average('G', layer, statistics.gradient, factorDecay);
@@ -121,6 +149,27 @@ export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
     state.set('inverseA', layer, dampedInverse(a, root * pi, linalg));
     state.set('inverseG', layer, dampedInverse(g, root / pi, linalg));
     return true;
+  },
+  refreshInverses(state, _layers, { damping }) {
+    const deferred = state.deferred;
+    if (deferred == null) return null;
+    const root = Math.sqrt(damping);
+    // Entries come in pairs per layer (A, then G), as the state lists them.
+    return deferred.refresh((snapshot, offsets) => {
+      const parameters: number[] = [];
+      for (let i = 0; i < deferred.entries.length; i += 2) {
+        const nA = deferred.entries[i]!.size;
+        const nG = deferred.entries[i + 1]!.size;
+        const pi = dampingSplit(
+          traceAt(snapshot, offsets[i]!, nA),
+          nA,
+          traceAt(snapshot, offsets[i + 1]!, nG),
+          nG,
+        );
+        parameters.push(root * pi, root / pi);
+      }
+      return parameters;
+    });
   },
   isReady: (state, layer) => state.get('inverseA', layer) != null,
   precondition(state, layer, gradient) {
@@ -140,7 +189,7 @@ export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, StateSlots> = {
  * split with `pi`, inverses every `invUpdateFreq` steps, `P = Gf^-1 G A^-1`, KL clipping with
  * the base optimizer's learning rate.
  */
-export class KFAC extends WrappingOptimizer<StateSlots> {
+export class KFAC extends WrappingOptimizer<FactorState> {
   static className = 'KFAC';
 
   /**

@@ -11,7 +11,7 @@
  * kernels such as a [4, 4] Dense kernel at blocks of 128, merged to [16]) are not preconditioned.
  *
  * With `rootWorker`, a refresh hands a snapshot of the statistics to a worker thread
- * ({@link InverseRootWorker}) and installs the roots of the previous refresh, which the thread
+ * ({@link DeferredMatrixFunctions}) and installs the roots of the previous refresh, which the thread
  * computed while training went on: the roots lag one refresh (as in distributed Shampoo's
  * asynchronous roots), the same in every run and across a resume (the roots waiting to be
  * installed are state, `next<b>_<axis>`).
@@ -19,9 +19,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { inverseRoot } from '../linalg/inverse-root.js';
-import { InverseRootWorker } from '../linalg/inverse-root-worker.js';
 import type { LinalgMethod } from '../linalg/spd-inverse.js';
 import type { TensorwiseAlgorithm, VariableGradient } from '../optimizer/algorithm.js';
+import { DeferredMatrixFunctions } from '../optimizer/deferred-matrix-functions.js';
 import type { ModelVariable } from '../optimizer/model-variables.js';
 import {
   defineOptions,
@@ -248,7 +248,8 @@ interface RootedStatistic {
 export class ShampooState extends StateSlots<ModelVariable> {
   /** The statistics whose roots are computed, in a fixed order. */
   readonly rooted: readonly RootedStatistic[];
-  private worker: InverseRootWorker | null = null;
+  /** With a root worker: the roots computed on it. */
+  private readonly deferred: DeferredMatrixFunctions<ModelVariable> | null;
 
   constructor(
     variables: readonly ModelVariable[],
@@ -276,12 +277,6 @@ export class ShampooState extends StateSlots<ModelVariable> {
       });
     }
     super('Shampoo', 'shampoo', variables, shapes);
-    if (rootWorker && !InverseRootWorker.isSupported()) {
-      throw new Error(
-        "Shampoo: rootWorker needs Node's worker_threads (Node >= 20.16) and SharedArrayBuffer; " +
-          'use rootWorker: false here',
-      );
-    }
     const rooted: RootedStatistic[] = [];
     for (const v of variables) {
       this.layouts.get(v.name)?.blocks.forEach((block, b) =>
@@ -311,6 +306,20 @@ export class ShampooState extends StateSlots<ModelVariable> {
       );
     }
     this.rooted = rooted;
+    this.deferred = rootWorker
+      ? new DeferredMatrixFunctions(
+          'Shampoo (rootWorker)',
+          this,
+          rooted.map(({ variable, block, axis, size, exponent }) => ({
+            owner: variable,
+            source: `stat${block}_${axis}`,
+            target: `root${block}_${axis}`,
+            next: `next${block}_${axis}`,
+            size,
+            operation: { kind: 'inverseRoot', p: exponent },
+          })),
+        )
+      : null;
   }
 
   /** The roots of block `b` of `variable` (of order `order`), one per axis. */
@@ -331,62 +340,11 @@ export class ShampooState extends StateSlots<ModelVariable> {
 
   /**
    * A refresh through the worker thread: installs the roots waiting in `next` (those of the
-   * previous refresh, waiting for the thread if it is still computing them) and hands the
-   * thread a snapshot of every statistic (one host read). Returns false when nothing has a
-   * root to compute.
+   * previous refresh) and hands the thread a snapshot of every statistic. Returns false when
+   * nothing has a root to compute.
    */
   refreshThroughWorker(ridgeEpsilon: number): boolean {
-    if (this.rooted.length === 0) return false;
-    this.settle();
-    for (const { variable, block, axis } of this.rooted) {
-      const next = this.get(`next${block}_${axis}`, variable)!;
-      this.set(`root${block}_${axis}`, variable, tf.clone(next));
-    }
-    const snapshot = tf.tidy(() =>
-      tf.concat(
-        this.rooted.map(({ variable, block, axis }) =>
-          tf.reshape(this.get(`stat${block}_${axis}`, variable)!, [-1]),
-        ),
-      ),
-    );
-    let values: Float32Array;
-    try {
-      values = snapshot.dataSync() as Float32Array;
-    } finally {
-      snapshot.dispose();
-    }
-    this.worker ??= new InverseRootWorker(
-      this.rooted.map((r) => r.size),
-      this.rooted.map((r) => r.exponent),
-      'Shampoo',
-    );
-    this.worker.submit(values, ridgeEpsilon);
-    return true;
-  }
-
-  /** Waits for the roots the worker thread is computing, if any, and keeps them in `next`. */
-  settle(): void {
-    if (this.worker == null || !this.worker.busy) return;
-    const roots = this.worker.wait();
-    let offset = 0;
-    for (const { variable, block, axis, size } of this.rooted) {
-      const values = roots.subarray(offset, offset + size * size);
-      this.set(`next${block}_${axis}`, variable, tf.tensor2d(values, [size, size]));
-      offset += size * size;
-    }
-  }
-
-  /** Drops the roots in flight (they belong to the replaced state), then loads. */
-  override load(state: Map<string, tf.Tensor>): void {
-    this.worker?.discard();
-    super.load(state);
-  }
-
-  /** Stops the worker thread and releases every tensor. */
-  override dispose(): void {
-    this.worker?.terminate();
-    this.worker = null;
-    super.dispose();
+    return this.deferred!.refresh(() => this.rooted.map(() => ridgeEpsilon));
   }
 }
 

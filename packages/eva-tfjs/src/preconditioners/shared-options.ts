@@ -51,10 +51,16 @@ export const INVERSE_OPTIONS = defineOptions({
  * The interval and route of the damped inverses of K-FAC's and FOOF's factors: `'blocked'` (the
  * default) recursive blocks with float32 products on the tensor backend and small blocks in
  * float64 on the host, `'host'` float64 Cholesky, `'newton'` Newton-Schulz on tf ops
- * (src/linalg/spd-inverse.ts, bench/linalg.md).
+ * (src/linalg/spd-inverse.ts, bench/linalg.md); or, with `inverseWorker`, float64 Cholesky on a
+ * worker thread, one refresh late (src/optimizer/deferred-matrix-functions.ts).
  */
 export const FACTOR_INVERSE_OPTIONS = defineOptions({
   ...INVERSE_INTERVAL_OPTION,
+  inverseWorker: {
+    kind: 'boolean',
+    default: false,
+    description: 'inverses in float64 on a worker thread (Node), taking effect one refresh later',
+  },
   linalg: {
     kind: 'choice',
     default: 'blocked',

@@ -1,7 +1,8 @@
 /**
  * The registry: it builds by name and lists valid names and options in its errors, and every
  * registry name, as a tfjs optimizer, trains the autoencoder in `model.fit` without leaks and
- * resumes exactly from getWeights/setWeights.
+ * resumes exactly from getWeights/setWeights; so do K-FAC and FOOF with their inverses, and
+ * Shampoo with its roots, computed on a worker thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
@@ -57,11 +58,24 @@ const settings = (name: string) => {
   return { learningRate, ...options };
 };
 
-for (const name of optimizerNames()) {
-  test(`${name}: trains the autoencoder in model.fit, no leaks, releases its state`, async () => {
+/** Every registry name, and the worker-thread variants (label, name, extra options). */
+const VARIANTS: Array<[string, string, Record<string, unknown>]> = [
+  ...optimizerNames().map((name): [string, string, Record<string, unknown>] => [name, name, {}]),
+  ['kfac+inverseWorker', 'kfac', { inverseWorker: true }],
+  ['foof+inverseWorker', 'foof', { inverseWorker: true }],
+  // Blocks of 4: the small autoencoder's kernels are preconditioned (at 128 they merge to rank 1).
+  ['shampoo+rootWorker', 'shampoo', { rootWorker: true, blockSize: 4 }],
+];
+
+for (const [label, name, extra] of VARIANTS) {
+  test(`${label}: trains the autoencoder in model.fit, no leaks, releases its state`, async () => {
     const model = initializedAutoencoder();
     const x = tf.matMul(randomTensor([48, 3], 20), randomTensor([3, 12], 21));
-    const opt = createOptimizerByName(name, model, { ...settings(name), weightDecay: 1e-4 });
+    const opt = createOptimizerByName(name, model, {
+      ...settings(name),
+      ...extra,
+      weightDecay: 1e-4,
+    });
     model.compile({ optimizer: opt, loss: 'meanSquaredError' });
     const first = await model.fit(x, x, { batchSize: 16, epochs: 1, verbose: 0, shuffle: false });
     const start = tf.memory().numTensors;
@@ -82,10 +96,11 @@ for (const name of optimizerNames()) {
     model.dispose();
   });
 
-  test(`${name}: resume from getWeights/setWeights reproduces an uninterrupted run`, async () => {
+  test(`${label}: resume from getWeights/setWeights reproduces an uninterrupted run`, async () => {
     const batches = [0, 1, 2, 3, 4].map((i) => randomTensor([16, 12], 30 + i));
     const options = {
       ...settings(name),
+      ...extra,
       weightDecay: 1e-4,
       // Inverses on alternate steps, so the resume lands between two inverse refreshes.
       ...(optimizerOptionNames(name).includes('invUpdateFreq') ? { invUpdateFreq: 2 } : {}),

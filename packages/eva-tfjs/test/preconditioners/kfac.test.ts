@@ -1,15 +1,19 @@
 /**
  * K-FAC against an independent float64 dense computation on the small Conv2D/Dense model of
  * the preconditioner tests: the full Kronecker-factored matrix is built explicitly and solved
- * with ml-matrix; its factors against rows^T rows of the first statsBatchSize samples.
+ * with ml-matrix; its factors against rows^T rows of the first statsBatchSize samples; with
+ * `inverseWorker`, each refresh's inverses (float64 on a worker thread) against dense inverses
+ * of the factors of the refresh before.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Matrix } from 'ml-matrix';
+import { Matrix, inverse } from 'ml-matrix';
 import { before, test } from 'node:test';
-import { KFAC } from '../../src/index.js';
+import assert from 'node:assert/strict';
+import { FOOF, KFAC } from '../../src/index.js';
 import {
   addIdentity,
   assertClose,
+  buildModel,
   checkLayerwise,
   kron,
   layerInfos,
@@ -84,5 +88,79 @@ test('KFAC factors are rows^T rows / n of the first statsBatchSize samples (Dens
   assertClose(values(state.get('kfac/0/G')!), expectedG.flat(), 1e-4, 'G');
   tf.dispose([x, y, value, ...Object.values(grads)]);
   opt.dispose();
+  model.dispose();
+});
+
+test("KFAC with inverseWorker: the first refresh waits for its inverses, later ones install the previous refresh's", async () => {
+  const damping = 0.05;
+  const tensors = tf.memory().numTensors;
+  const model = buildModel();
+  const opt = new KFAC(model, tf.train.sgd(0.1), {
+    damping,
+    statsBatchSize: 5,
+    inverseWorker: true,
+  });
+  const layers = opt.layers.length;
+  const step = (seed: number) => {
+    const x = randomTensor([7, 6, 6, 2], seed);
+    const y = randomTensor([7, 3], 100 + seed);
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
+    opt.applyGradients(grads);
+    tf.dispose([x, y, value, ...Object.values(grads)]);
+  };
+  const snapshot = async () => {
+    const weights = await opt.getWeights();
+    const state = new Map(weights.map((w) => [w.name, read2d(w.tensor)]));
+    tf.dispose(weights.filter((w) => w.name.endsWith('iter')).map((w) => w.tensor));
+    return state;
+  };
+  /** The damped inverses of a state's factors, as the reference splits the damping. */
+  const denseInverses = (state: Map<string, number[][]>, i: number) => {
+    const a = state.get(`kfac/${i}/A`)!;
+    const g = state.get(`kfac/${i}/G`)!;
+    const pi = Math.sqrt(
+      a.reduce((s, row, k) => s + row[k]!, 0) /
+        a.length /
+        (g.reduce((s, row, k) => s + row[k]!, 0) / g.length),
+    );
+    return {
+      a: inverse(new Matrix(addIdentity(a, Math.sqrt(damping) * pi))).to1DArray(),
+      g: inverse(new Matrix(addIdentity(g, Math.sqrt(damping) / pi))).to1DArray(),
+    };
+  };
+  const check = (state: Map<string, number[][]>, from: Map<string, number[][]>, label: string) => {
+    for (let i = 0; i < layers; i++) {
+      const expected = denseInverses(from, i);
+      assertClose(state.get(`kfac/${i}/inverseA`)!.flat(), expected.a, 2e-4, `${label} A ${i}`);
+      assertClose(state.get(`kfac/${i}/inverseG`)!.flat(), expected.g, 2e-4, `${label} G ${i}`);
+    }
+  };
+  step(1); // refresh 1: waits for its own inverses
+  const first = await snapshot();
+  check(first, first, 'step 1');
+  assert.ok(first.has('kfac/0/nextInverseA'), 'the waiting inverses are state');
+  step(2); // refresh 2: installs refresh 1's again, hands step 2's factors to the thread
+  const second = await snapshot();
+  check(second, first, 'step 2');
+  step(3); // refresh 3: installs refresh 2's
+  check(await snapshot(), second, 'step 3');
+  opt.dispose();
+  model.dispose();
+  assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+});
+
+test('KFAC and FOOF refuse inverseWorker with the newton route', () => {
+  const model = buildModel();
+  assert.throws(
+    () => new KFAC(model, tf.train.sgd(0.1), { inverseWorker: true, linalg: 'newton' }),
+    /KFAC: inverseWorker computes the inverses by float64 Cholesky; linalg 'newton' cannot apply/,
+  );
+  assert.throws(
+    () => new FOOF(model, tf.train.sgd(0.1), { inverseWorker: true, linalg: 'newton' }),
+    /FOOF: inverseWorker computes the inverses by float64 Cholesky; linalg 'newton' cannot apply/,
+  );
   model.dispose();
 });

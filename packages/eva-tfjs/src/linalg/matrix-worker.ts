@@ -1,23 +1,27 @@
 /**
- * Inverse roots computed on another core: a Node worker thread that takes a fixed list of
- * symmetric matrices (their orders and root exponents are set once), computes
- * `(A + r I)^(-1/p)` of each in float64 ({@link inverseRootFloat64}, as `inverseRootsHost` does
- * on the calling thread) and leaves the results in shared memory.
+ * Matrix functions computed on another core: a Node worker thread that takes a fixed list of
+ * symmetric matrices (their orders and operations are set once: inverse p-th roots as Shampoo's,
+ * damped inverses as K-FAC's and FOOF's, see {@link MatrixOperation}), computes each in float64
+ * (as the 'host' routes do on the calling thread) and leaves the results in shared memory.
  *
  * Protocol (all synchronous for the caller, so it works inside a training step whatever drives
- * it): {@link InverseRootWorker.submit} copies the matrices into a `SharedArrayBuffer` and flips
- * a shared status word to "requested"; the thread, blocked in `Atomics.wait`, wakes, computes,
- * writes the roots and flips the word to "done"; {@link InverseRootWorker.wait} blocks in
+ * it): {@link MatrixFunctionWorker.submit} copies the matrices into a `SharedArrayBuffer` and
+ * flips a shared status word to "requested"; the thread, blocked in `Atomics.wait`, wakes,
+ * computes, writes the results and flips the word to "done"; {@link MatrixFunctionWorker.wait}
+ * blocks in
  * `Atomics.wait` until then (at once when the thread finished in the meantime). A failed
  * request (e.g. a non-finite matrix) sets "failed" and posts its message on a port that `wait`
  * reads synchronously. The thread is `unref`ed: it never keeps the process alive.
  *
  * Node only (it reaches `worker_threads` through `process.getBuiltinModule`, so importing this
- * module stays safe in browsers, where {@link InverseRootWorker.isSupported} is false).
+ * module stays safe in browsers, where {@link MatrixFunctionWorker.isSupported} is false).
  */
 import type * as WorkerThreads from 'node:worker_threads';
-import { checkRoot } from './inverse-root-float64.js';
-import { RootStatus, type RootThreadData } from './inverse-root-protocol.js';
+import {
+  MatrixWorkerStatus as Status,
+  type MatrixOperation,
+  type MatrixThreadData,
+} from './matrix-worker-protocol.js';
 
 /** How long `wait` allows a new thread to start before it gives up (ms). */
 const START_TIMEOUT_MS = 60_000;
@@ -41,10 +45,10 @@ function workerThreads(): typeof WorkerThreads | null {
 function threadEntry(): { entry: URL | string; eval: boolean; href: string } {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) {
-    const entry = new URL('./inverse-root-thread.js', here);
+    const entry = new URL('./matrix-worker-thread.js', here);
     return { entry, eval: false, href: entry.href };
   }
-  const href = new URL('./inverse-root-thread.ts', here).href;
+  const href = new URL('./matrix-worker-thread.ts', here).href;
   // (import.meta.resolve is missing when tsx compiles this module to CommonJS for a require.)
   const resolve = (import.meta as { resolve?: (specifier: string) => string }).resolve;
   const tsx = typeof resolve === 'function' ? resolve('tsx/esm/api') : 'tsx/esm/api';
@@ -54,8 +58,8 @@ function threadEntry(): { entry: URL | string; eval: boolean; href: string } {
   return { entry: script, eval: true, href };
 }
 
-/** A worker thread computing the inverse roots of a fixed list of matrices, one request at a time. */
-export class InverseRootWorker {
+/** A worker thread computing functions of a fixed list of matrices, one request at a time. */
+export class MatrixFunctionWorker {
   /** Whether this runtime has Node's `worker_threads` (Node >= 20.16). */
   static isSupported(): boolean {
     return workerThreads() != null && typeof SharedArrayBuffer === 'function';
@@ -65,7 +69,7 @@ export class InverseRootWorker {
   private readonly port: WorkerThreads.MessagePort;
   private readonly threads: typeof WorkerThreads;
   private readonly status: Int32Array;
-  private readonly ridge: Float64Array;
+  private readonly parameters: Float64Array;
   private readonly input: Float32Array;
   private readonly output: Float32Array;
   private readonly length: number;
@@ -74,46 +78,54 @@ export class InverseRootWorker {
 
   /**
    * @param sizes the order of each matrix of a request
-   * @param exponents the root p of each (a positive integer)
+   * @param operations the function of each (inverse roots: p a positive integer)
    * @param owner who asks, for error messages (e.g. `'Shampoo'`)
    */
   constructor(
     readonly sizes: readonly number[],
-    readonly exponents: readonly number[],
+    readonly operations: readonly MatrixOperation[],
     private readonly owner: string,
   ) {
     const threads = workerThreads();
     if (threads == null || typeof SharedArrayBuffer !== 'function') {
       throw new Error(
-        `${owner}: computing inverse roots in a worker thread needs Node's worker_threads ` +
+        `${owner}: computing matrix functions in a worker thread needs Node's worker_threads ` +
           '(Node >= 20.16) and SharedArrayBuffer; this runtime has not both',
       );
     }
-    if (sizes.length !== exponents.length) {
-      throw new Error(`${owner}: ${sizes.length} matrices but ${exponents.length} exponents`);
+    if (sizes.length !== operations.length) {
+      throw new Error(`${owner}: ${sizes.length} matrices but ${operations.length} operations`);
     }
     sizes.forEach((n) => {
       if (!Number.isInteger(n) || n < 1) {
         throw new Error(`${owner}: a matrix order must be a positive integer, got ${n}`);
       }
     });
-    exponents.forEach((p) => checkRoot(p, 0));
+    operations.forEach((operation) => {
+      if (operation.kind === 'dampedInverse') return;
+      if (operation.kind !== 'inverseRoot' || !Number.isInteger(operation.p) || operation.p < 1) {
+        throw new Error(
+          `${owner}: an operation must be { kind: 'dampedInverse' } or { kind: 'inverseRoot', p } ` +
+            `with p a positive integer, got ${JSON.stringify(operation)}`,
+        );
+      }
+    });
     this.threads = threads;
     this.length = sizes.reduce((sum, n) => sum + n * n, 0);
     this.status = new Int32Array(new SharedArrayBuffer(8));
-    this.ridge = new Float64Array(new SharedArrayBuffer(8));
+    this.parameters = new Float64Array(new SharedArrayBuffer(8 * sizes.length));
     this.input = new Float32Array(new SharedArrayBuffer(4 * this.length));
     this.output = new Float32Array(new SharedArrayBuffer(4 * this.length));
     const { port1, port2 } = new threads.MessageChannel();
     this.port = port1;
     this.port.unref();
-    const data: RootThreadData = {
+    const data: MatrixThreadData = {
       status: this.status,
-      ridge: this.ridge,
+      parameters: this.parameters,
       input: this.input,
       output: this.output,
       sizes: [...sizes],
-      exponents: [...exponents],
+      operations: operations.map((operation) => ({ ...operation })),
       port: port2,
     };
     const { entry, eval: evaluated } = threadEntry();
@@ -139,55 +151,69 @@ export class InverseRootWorker {
 
   /**
    * Starts a request: `matrices` holds every matrix row-major, one after another, in the order
-   * of `sizes` (only each upper triangle of `(M + M^T) / 2` is used, as `inverseRootsHost`);
-   * `ridgeEpsilon` as `inverseRootFloat64`'s. Throws if a request is in flight.
+   * of `sizes` (each is symmetrised, `(M + M^T) / 2`); `parameters` one number per matrix: the
+   * ridge epsilon of an inverse root (finite, >= 0), the damping of an inverse (finite, > 0).
+   * Throws if a request is in flight or an argument does not fit, before anything is sent.
    */
-  submit(matrices: ArrayLike<number>, ridgeEpsilon: number): void {
+  submit(matrices: ArrayLike<number>, parameters: ArrayLike<number>): void {
     this.assertAlive();
-    if (this.inFlight) throw new Error(`${this.owner}: a root request is already in flight`);
+    if (this.inFlight) throw new Error(`${this.owner}: a matrix request is already in flight`);
     if (matrices.length !== this.length) {
       throw new Error(
-        `${this.owner}: a root request needs ${this.length} values (${this.sizes.length} ` +
+        `${this.owner}: a matrix request needs ${this.length} values (${this.sizes.length} ` +
           `matrices), got ${matrices.length}`,
       );
     }
-    checkRoot(1, ridgeEpsilon);
+    if (parameters.length !== this.sizes.length) {
+      throw new Error(
+        `${this.owner}: a matrix request needs ${this.sizes.length} parameters, got ` +
+          `${parameters.length}`,
+      );
+    }
+    for (let i = 0; i < parameters.length; i++) {
+      const value = parameters[i]!;
+      const root = this.operations[i]!.kind === 'inverseRoot';
+      if (!Number.isFinite(value) || (root ? value < 0 : value <= 0)) {
+        throw new Error(
+          `${this.owner}: parameter ${i} (the ${root ? 'ridge epsilon of an inverse root' : 'damping of an inverse'}) ` +
+            `must be a finite number ${root ? '>= 0' : '> 0'}, got ${value}`,
+        );
+      }
+    }
     this.input.set(matrices);
-    this.ridge[0] = ridgeEpsilon;
-    Atomics.store(this.status, 0, RootStatus.Requested);
+    this.parameters.set(parameters);
+    Atomics.store(this.status, 0, Status.Requested);
     Atomics.notify(this.status, 0);
     this.inFlight = true;
   }
 
   /**
-   * Blocks until the request in flight is done and returns a copy of its roots, laid out as the
-   * request (the symmetric `n x n` root of each matrix). Throws the thread's message when the
+   * Blocks until the request in flight is done and returns a copy of its results, laid out as
+   * the request (the symmetric `n x n` result of each matrix). Throws the thread's message when the
    * request failed, or when the thread died or never started; either way nothing is in flight
    * afterwards.
    */
   wait(): Float32Array {
-    if (!this.inFlight) throw new Error(`${this.owner}: no root request in flight`);
+    if (!this.inFlight) throw new Error(`${this.owner}: no matrix request in flight`);
     this.inFlight = false;
     const started = Date.now();
     let now = Atomics.load(this.status, 0);
-    while (now === RootStatus.Requested) {
-      Atomics.wait(this.status, 0, RootStatus.Requested, 1000);
+    while (now === Status.Requested) {
+      Atomics.wait(this.status, 0, Status.Requested, 1000);
       now = Atomics.load(this.status, 0);
-      if (now !== RootStatus.Requested) break;
+      if (now !== Status.Requested) break;
       this.assertAlive();
       if (Atomics.load(this.status, 1) === 0 && Date.now() - started > START_TIMEOUT_MS) {
         this.terminate();
         throw new Error(
-          `${this.owner}: the inverse-root worker thread (${threadEntry().href}) did not start ` +
+          `${this.owner}: the matrix worker thread (${threadEntry().href}) did not start ` +
             `within ${START_TIMEOUT_MS / 1000} s`,
         );
       }
     }
-    if (now === RootStatus.Failed) {
+    if (now === Status.Failed) {
       const message = this.threads.receiveMessageOnPort(this.port)?.message as string | undefined;
-      throw new Error(
-        `${this.owner}: the inverse-root worker thread failed: ${message ?? 'no message'}`,
-      );
+      throw new Error(`${this.owner}: the matrix worker thread failed: ${message ?? 'no message'}`);
     }
     return this.output.slice();
   }
@@ -207,7 +233,7 @@ export class InverseRootWorker {
     this.inFlight = false;
     if (this.exited != null) return;
     this.exited = 'it was terminated';
-    Atomics.store(this.status, 0, RootStatus.Stop);
+    Atomics.store(this.status, 0, Status.Stop);
     Atomics.notify(this.status, 0);
     void this.worker.terminate();
     this.port.close();
@@ -215,7 +241,7 @@ export class InverseRootWorker {
 
   private assertAlive(): void {
     if (this.exited != null) {
-      throw new Error(`${this.owner}: the inverse-root worker thread is gone (${this.exited})`);
+      throw new Error(`${this.owner}: the matrix worker thread is gone (${this.exited})`);
     }
   }
 }
