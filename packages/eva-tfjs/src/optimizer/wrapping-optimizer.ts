@@ -216,7 +216,12 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
         );
       }
       this.variables = new Map();
-      this.state = algorithm.createState(this.capture.layers, this.values) as State;
+      try {
+        this.state = algorithm.createState(this.capture.layers, this.values) as State;
+      } catch (error) {
+        this.capture.dispose(); // a refused option must not leave the layers captured
+        throw error;
+      }
     } else {
       this.capture = null;
       this.variables = modelVariables(model);

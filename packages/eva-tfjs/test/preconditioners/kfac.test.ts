@@ -158,6 +158,7 @@ test('KFAC and FOOF refuse inverseWorker with the newton route', () => {
     () => new KFAC(model, tf.train.sgd(0.1), { inverseWorker: true, linalg: 'newton' }),
     /KFAC: inverseWorker computes the inverses by float64 Cholesky; linalg 'newton' cannot apply/,
   );
+  // (The refused K-FAC released the model's layers: FOOF gets to its own option check.)
   assert.throws(
     () => new FOOF(model, tf.train.sgd(0.1), { inverseWorker: true, linalg: 'newton' }),
     /FOOF: inverseWorker computes the inverses by float64 Cholesky; linalg 'newton' cannot apply/,
