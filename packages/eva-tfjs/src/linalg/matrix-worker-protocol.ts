@@ -1,7 +1,8 @@
 /**
- * What {@link MatrixFunctionWorker} and its thread share: the operations, the status word's
- * values and the data the thread starts with. Status word 0 is the request state; word 1 is set
- * to 1 once the thread has started.
+ * What {@link MatrixFunctionWorker} and its thread share: the operations, the status words and
+ * the data the thread starts with. Status word 0 is the request state ({@link MatrixWorkerStatus});
+ * word 1 the thread's start ({@link MatrixWorkerStart}); word 2 a heartbeat the thread advances
+ * after each matrix.
  */
 
 /**
@@ -34,9 +35,19 @@ export const MatrixWorkerStatus = {
   Stop: 4,
 } as const;
 
+/** Values of the shared status word 1. */
+export const MatrixWorkerStart = {
+  /** The thread has not run its entry yet. */
+  Pending: 0,
+  /** The entry runs. */
+  Running: 1,
+  /** The entry could not be loaded; the message is on the port. */
+  Failed: 2,
+} as const;
+
 /** The thread's `workerData`: shared buffers and the fixed job layout. */
 export interface MatrixThreadData {
-  /** Word 0: {@link MatrixWorkerStatus}; word 1: 1 once the thread runs. */
+  /** Word 0: {@link MatrixWorkerStatus}; word 1: {@link MatrixWorkerStart}; word 2: heartbeat. */
   readonly status: Int32Array;
   /** Each matrix's parameter for the current request (float64). */
   readonly parameters: Float64Array;

@@ -7,11 +7,15 @@
 import { workerData } from 'node:worker_threads';
 import { dampedInverseFloat64 } from './damped-inverse-float64.js';
 import { inverseRootFloat64, symmetricUpper } from './inverse-root-float64.js';
-import { MatrixWorkerStatus as Status, type MatrixThreadData } from './matrix-worker-protocol.js';
+import {
+  MatrixWorkerStart as Start,
+  MatrixWorkerStatus as Status,
+  type MatrixThreadData,
+} from './matrix-worker-protocol.js';
 
 const { status, parameters, input, output, sizes, operations, port } =
   workerData as MatrixThreadData;
-Atomics.store(status, 1, 1); // started
+Atomics.store(status, 1, Start.Running);
 
 for (;;) {
   let now = Atomics.load(status, 0);
@@ -31,6 +35,7 @@ for (;;) {
           : dampedInverseFloat64(input, offset, n, parameter);
       output.set(result, offset);
       offset += n * n;
+      Atomics.add(status, 2, 1); // heartbeat
     });
     Atomics.store(status, 0, Status.Done);
   } catch (error) {

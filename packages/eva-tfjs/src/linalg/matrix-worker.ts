@@ -18,13 +18,11 @@
  */
 import type * as WorkerThreads from 'node:worker_threads';
 import {
+  MatrixWorkerStart as Start,
   MatrixWorkerStatus as Status,
   type MatrixOperation,
   type MatrixThreadData,
 } from './matrix-worker-protocol.js';
-
-/** How long `wait` allows a new thread to start before it gives up (ms). */
-const START_TIMEOUT_MS = 60_000;
 
 function workerThreads(): typeof WorkerThreads | null {
   const process = (
@@ -37,25 +35,49 @@ function workerThreads(): typeof WorkerThreads | null {
 }
 
 /**
- * How the thread starts: the built .js entry next to this module; or, when this module runs
- * from its TypeScript source (this repository's tests and CLI, through tsx), an evaluated
- * script that registers tsx's loader in the thread and imports the .ts entry (a thread does not
- * take over the parent's `--import tsx` hooks).
+ * How long `wait` lets the thread go without finishing a matrix before it gives up: at least
+ * 2 minutes, more for matrices whose float64 factorisation may take longer (ms).
  */
-function threadEntry(): { entry: URL | string; eval: boolean; href: string } {
+function stallLimitMs(sizes: readonly number[]): number {
+  const largest = Math.max(0, ...sizes);
+  return Math.max(120_000, 1e-6 * largest ** 3);
+}
+
+/**
+ * The script the thread runs: it imports the entry (the built .js next to this module; or, when
+ * this module runs from its TypeScript source, as in this repository's tests and CLI through
+ * tsx, the .ts entry after registering tsx's loader in the thread, which does not take over the
+ * parent's `--import` hooks). When the entry cannot be loaded (e.g. a bundler left it behind),
+ * the script reports why through the start word and the port instead of leaving the caller
+ * waiting.
+ */
+function threadScript(entry?: string): { script: string; href: string } {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) {
-    const entry = new URL('./matrix-worker-thread.js', here);
-    return { entry, eval: false, href: entry.href };
+  const source = here.endsWith('.ts');
+  const href = entry ?? new URL(`./matrix-worker-thread.${source ? 'ts' : 'js'}`, here).href;
+  let prelude = 'Promise.resolve()';
+  if (source) {
+    // (import.meta.resolve is missing when tsx compiles this module to CommonJS for a require.)
+    const resolve = (import.meta as { resolve?: (specifier: string) => string }).resolve;
+    const tsx = typeof resolve === 'function' ? resolve('tsx/esm/api') : 'tsx/esm/api';
+    prelude = `import(${JSON.stringify(tsx)}).then(({ register }) => register())`;
   }
-  const href = new URL('./matrix-worker-thread.ts', here).href;
-  // (import.meta.resolve is missing when tsx compiles this module to CommonJS for a require.)
-  const resolve = (import.meta as { resolve?: (specifier: string) => string }).resolve;
-  const tsx = typeof resolve === 'function' ? resolve('tsx/esm/api') : 'tsx/esm/api';
   const script =
-    `import(${JSON.stringify(tsx)})` +
-    `.then(({ register }) => { register(); return import(${JSON.stringify(href)}); })`;
-  return { entry: script, eval: true, href };
+    "const { workerData } = require('node:worker_threads');\n" +
+    `${prelude}.then(() => import(${JSON.stringify(href)})).catch((error) => {\n` +
+    '  workerData.port.postMessage(String((error && error.stack) || error));\n' +
+    `  Atomics.store(workerData.status, 1, ${Start.Failed});\n` +
+    '  Atomics.notify(workerData.status, 0);\n' +
+    '});\n';
+  return { script, href };
+}
+
+/** Test hooks of {@link MatrixFunctionWorker} (not for normal use). */
+export interface MatrixWorkerTestHooks {
+  /** Another thread entry (a module URL). */
+  readonly entry?: string;
+  /** Another stall limit (ms). */
+  readonly stallLimitMs?: number;
 }
 
 /** A worker thread computing functions of a fixed list of matrices, one request at a time. */
@@ -80,11 +102,13 @@ export class MatrixFunctionWorker {
    * @param sizes the order of each matrix of a request
    * @param operations the function of each (inverse roots: p a positive integer)
    * @param owner who asks, for error messages (e.g. `'Shampoo'`)
+   * @param hooks for tests only
    */
   constructor(
     readonly sizes: readonly number[],
     readonly operations: readonly MatrixOperation[],
     private readonly owner: string,
+    private readonly hooks: MatrixWorkerTestHooks = {},
   ) {
     const threads = workerThreads();
     if (threads == null || typeof SharedArrayBuffer !== 'function') {
@@ -112,7 +136,7 @@ export class MatrixFunctionWorker {
     });
     this.threads = threads;
     this.length = sizes.reduce((sum, n) => sum + n * n, 0);
-    this.status = new Int32Array(new SharedArrayBuffer(8));
+    this.status = new Int32Array(new SharedArrayBuffer(12));
     this.parameters = new Float64Array(new SharedArrayBuffer(8 * sizes.length));
     this.input = new Float32Array(new SharedArrayBuffer(4 * this.length));
     this.output = new Float32Array(new SharedArrayBuffer(4 * this.length));
@@ -128,9 +152,8 @@ export class MatrixFunctionWorker {
       operations: operations.map((operation) => ({ ...operation })),
       port: port2,
     };
-    const { entry, eval: evaluated } = threadEntry();
-    this.worker = new threads.Worker(entry, {
-      eval: evaluated,
+    this.worker = new threads.Worker(threadScript(hooks.entry).script, {
+      eval: true,
       execArgv: [],
       workerData: data,
       transferList: [port2],
@@ -196,18 +219,27 @@ export class MatrixFunctionWorker {
   wait(): Float32Array {
     if (!this.inFlight) throw new Error(`${this.owner}: no matrix request in flight`);
     this.inFlight = false;
-    const started = Date.now();
+    const limit = this.hooks.stallLimitMs ?? stallLimitMs(this.sizes);
+    let beat = Atomics.load(this.status, 2);
+    let lastProgress = Date.now();
     let now = Atomics.load(this.status, 0);
     while (now === Status.Requested) {
+      if (Atomics.load(this.status, 1) === Start.Failed) this.failStart();
       Atomics.wait(this.status, 0, Status.Requested, 1000);
       now = Atomics.load(this.status, 0);
       if (now !== Status.Requested) break;
       this.assertAlive();
-      if (Atomics.load(this.status, 1) === 0 && Date.now() - started > START_TIMEOUT_MS) {
+      const nextBeat = Atomics.load(this.status, 2);
+      if (nextBeat !== beat) {
+        beat = nextBeat;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > limit) {
+        const started = Atomics.load(this.status, 1) === Start.Running;
         this.terminate();
         throw new Error(
-          `${this.owner}: the matrix worker thread (${threadEntry().href}) did not start ` +
-            `within ${START_TIMEOUT_MS / 1000} s`,
+          `${this.owner}: the matrix worker thread ${started ? 'finished no matrix' : 'did not start'} ` +
+            `within ${Math.round(limit / 1000)} s; it may have died (e.g. out of memory). ` +
+            `Its entry: ${threadScript(this.hooks.entry).href}`,
         );
       }
     }
@@ -239,7 +271,19 @@ export class MatrixFunctionWorker {
     this.port.close();
   }
 
+  /** The thread's entry could not be loaded: stops it and throws its reason. */
+  private failStart(): never {
+    const message = this.threads.receiveMessageOnPort(this.port)?.message as string | undefined;
+    this.terminate();
+    this.exited = `it could not start: ${message ?? 'no message'}`;
+    throw new Error(
+      `${this.owner}: the matrix worker thread could not load ${threadScript(this.hooks.entry).href}: ` +
+        (message ?? 'no message'),
+    );
+  }
+
   private assertAlive(): void {
+    if (Atomics.load(this.status, 1) === Start.Failed) this.failStart();
     if (this.exited != null) {
       throw new Error(`${this.owner}: the matrix worker thread is gone (${this.exited})`);
     }

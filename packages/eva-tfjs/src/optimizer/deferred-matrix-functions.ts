@@ -26,6 +26,34 @@ export interface DeferredEntry<K extends SlotOwner> {
   readonly operation: MatrixOperation;
 }
 
+/**
+ * Throws a clear error when a saved `state` and an optimizer disagree on `option` (a worker
+ * option such as `inverseWorker`): a state saved with the option holds waiting results
+ * (`.../next...` entries) that one without it cannot use, and the reverse lacks them.
+ */
+export function checkWaitingResults(
+  owner: string,
+  option: string,
+  uses: boolean,
+  state: ReadonlyMap<string, unknown>,
+): void {
+  const names = [...state.keys()];
+  if (names.length === 0) return;
+  const waiting = names.find((name) => /\/next(\d|[A-Z])\w*$/.test(name));
+  if (uses && waiting == null) {
+    throw new Error(
+      `${owner}.setWeights: the state was saved without ${option} (it holds no waiting ` +
+        `results); load it into an optimizer with ${option}: false`,
+    );
+  }
+  if (!uses && waiting != null) {
+    throw new Error(
+      `${owner}.setWeights: the state was saved with ${option} (e.g. '${waiting}' holds a ` +
+        `waiting result); load it into an optimizer with ${option}: true`,
+    );
+  }
+}
+
 /** Background work whose results are state; see {@link StateSlots.attach}. */
 export interface BackgroundWork {
   /** Finishes the work in flight and stores its results as state. */
@@ -39,6 +67,8 @@ export interface BackgroundWork {
 /** Matrix functions of state slots, computed by a worker thread one refresh late. */
 export class DeferredMatrixFunctions<K extends SlotOwner> implements BackgroundWork {
   private worker: MatrixFunctionWorker | null = null;
+  /** Which entries took part in the request in flight. */
+  private submitted: boolean[] = [];
 
   /**
    * @param name who computes, for error messages (e.g. `'KFAC'`)
@@ -60,25 +90,31 @@ export class DeferredMatrixFunctions<K extends SlotOwner> implements BackgroundW
   }
 
   /**
-   * One refresh: installs the waiting results and starts the thread on a snapshot of every
-   * source (one host read). `parameters` gives each entry's parameter (ridge epsilon or damping)
-   * from the snapshot (each entry's `size * size` values at its offset). Returns false when
-   * there is nothing to compute.
+   * One refresh: installs the waiting results and starts the thread on a snapshot of the
+   * sources (one host read). Only entries that `include` accepts and whose source is set take
+   * part (as the synchronous path refreshes only layers with statistics, or tensors with a
+   * gradient this step); the others keep their waiting result, and their place in the request
+   * is an identity. `parameters` gives each entry's parameter (ridge epsilon or damping) from the
+   * snapshot (each entry's `size * size` values at its offset). An entry taking part for the
+   * first time (its `next` never set) has this refresh wait for its own result. Returns false
+   * when no entry takes part.
    */
-  refresh(parameters: (snapshot: Float32Array, offsets: readonly number[]) => number[]): boolean {
-    if (this.entries.length === 0) return false;
+  refresh(
+    parameters: (snapshot: Float32Array, offsets: readonly number[]) => number[],
+    include: (entry: DeferredEntry<K>) => boolean = () => true,
+  ): boolean {
     this.settle();
-    const first = this.entries.some((e) => this.slots.get(e.next, e.owner) == null);
-    if (!first) this.install();
+    for (const e of this.entries) {
+      const next = this.slots.get(e.next, e.owner);
+      if (next != null) this.slots.set(e.target, e.owner, tf.clone(next));
+    }
+    const ready = this.entries.map((e) => include(e) && this.slots.get(e.source, e.owner) != null);
+    if (!ready.some(Boolean)) return false;
     const snapshot = tf.tidy(() =>
       tf.concat(
-        this.entries.map((e) => {
-          const source = this.slots.get(e.source, e.owner);
-          if (source == null) {
-            throw new Error(`${this.name}: '${e.source}' of '${e.owner.path}' is not set yet`);
-          }
-          return tf.reshape(source, [-1]);
-        }),
+        this.entries.map((e, i) =>
+          tf.reshape(ready[i] ? this.slots.get(e.source, e.owner)! : tf.eye(e.size), [-1]),
+        ),
       ),
     );
     let values: Float32Array;
@@ -98,24 +134,35 @@ export class DeferredMatrixFunctions<K extends SlotOwner> implements BackgroundW
       this.entries.map((e) => e.operation),
       this.name,
     );
+    const fresh = this.entries.filter(
+      (e, i) => ready[i] && this.slots.get(e.next, e.owner) == null,
+    );
     this.worker.submit(values, parameters(values, offsets));
-    if (first) {
+    this.submitted = ready;
+    if (fresh.length > 0) {
       this.settle();
-      this.install();
+      for (const e of fresh) {
+        this.slots.set(e.target, e.owner, tf.clone(this.slots.get(e.next, e.owner)!));
+      }
     }
     return true;
   }
 
-  /** Waits for the results in flight, if any, and keeps them in the `next` slots. */
+  /**
+   * Waits for the results in flight, if any, and keeps those of the entries that took part in
+   * the request in their `next` slots.
+   */
   settle(): void {
     if (this.worker == null || !this.worker.busy) return;
     const results = this.worker.wait();
     let offset = 0;
-    for (const e of this.entries) {
-      const values = results.subarray(offset, offset + e.size * e.size);
-      this.slots.set(e.next, e.owner, tf.tensor2d(values, [e.size, e.size]));
+    this.entries.forEach((e, i) => {
+      if (this.submitted[i]) {
+        const values = results.subarray(offset, offset + e.size * e.size);
+        this.slots.set(e.next, e.owner, tf.tensor2d(values, [e.size, e.size]));
+      }
       offset += e.size * e.size;
-    }
+    });
   }
 
   /** Waits for the results in flight, if any, and drops them. */
@@ -127,12 +174,5 @@ export class DeferredMatrixFunctions<K extends SlotOwner> implements BackgroundW
   terminate(): void {
     this.worker?.terminate();
     this.worker = null;
-  }
-
-  /** Every target takes (a copy of) its waiting result. */
-  private install(): void {
-    for (const e of this.entries) {
-      this.slots.set(e.target, e.owner, tf.clone(this.slots.get(e.next, e.owner)!));
-    }
   }
 }

@@ -4,7 +4,11 @@
  * (`next<Inverse>`) and the worker thread that computes them ({@link DeferredMatrixFunctions}).
  */
 import type { CapturedLayer } from '../capture/model-capture.js';
-import { DeferredMatrixFunctions } from '../optimizer/deferred-matrix-functions.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import {
+  checkWaitingResults,
+  DeferredMatrixFunctions,
+} from '../optimizer/deferred-matrix-functions.js';
 import { StateSlots, type SlotShapes } from '../optimizer/state-slots.js';
 
 /** A factor slot and the slot of its damped inverse. */
@@ -22,7 +26,7 @@ export class FactorState extends StateSlots {
   readonly deferred: DeferredMatrixFunctions<CapturedLayer> | null;
 
   /**
-   * @param owner the algorithm's name (messages, e.g. `'KFAC'`)
+   * @param algorithmName the algorithm's name (messages, e.g. `'KFAC'`)
    * @param prefix the state names' prefix (e.g. `'kfac'`)
    * @param layers the captured layers
    * @param shapes every slot's shape (factors and inverses)
@@ -30,7 +34,7 @@ export class FactorState extends StateSlots {
    * @param inverseWorker whether a worker thread computes the inverses
    */
   constructor(
-    owner: string,
+    private readonly algorithmName: string,
     prefix: string,
     layers: readonly CapturedLayer[],
     shapes: SlotShapes,
@@ -39,10 +43,10 @@ export class FactorState extends StateSlots {
   ) {
     const all: SlotShapes = { ...shapes };
     if (inverseWorker) for (const f of factors) all[nextSlot(f.inverse)] = shapes[f.inverse]!;
-    super(owner, prefix, layers, all);
+    super(algorithmName, prefix, layers, all);
     this.deferred = inverseWorker
       ? new DeferredMatrixFunctions(
-          `${owner} (inverseWorker)`,
+          `${algorithmName} (inverseWorker)`,
           this,
           layers.flatMap((layer) =>
             factors.map((f) => ({
@@ -56,6 +60,12 @@ export class FactorState extends StateSlots {
           ),
         )
       : null;
+  }
+
+  /** Also refuses a state saved with the other `inverseWorker` setting, saying so. */
+  override validate(state: Map<string, tf.Tensor>): void {
+    checkWaitingResults(this.algorithmName, 'inverseWorker', this.deferred != null, state);
+    super.validate(state);
   }
 }
 

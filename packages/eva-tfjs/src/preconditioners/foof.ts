@@ -57,8 +57,8 @@ export const foofAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, FactorState> = {
   statistics: foofStatistics,
   scaling: 'klNormalize',
   inverseInterval: 'invUpdateFreq',
-  createState(layers, { inverseWorker, linalg }) {
-    checkInverseWorker('FOOF', inverseWorker, linalg);
+  createState(layers, options) {
+    checkInverseWorker('FOOF', options);
     return new FactorState(
       'FOOF',
       'foof',
@@ -68,7 +68,7 @@ export const foofAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, FactorState> = {
         inverseA: (l) => [augmentedIn(l), augmentedIn(l)],
       },
       [{ factor: 'A', inverse: 'inverseA' }],
-      inverseWorker,
+      options.inverseWorker,
     );
   },
   updateStatistics(state, layer, statistics, { factorDecay }) {

@@ -10,7 +10,7 @@ import { activationFactor, gradientFactor } from '../capture/statistics.js';
 import type { StatisticFunctions } from '../capture/model-capture.js';
 import { dampedInverse, type InverseMethod } from '../linalg/spd-inverse.js';
 import type { LayerwiseAlgorithm } from '../optimizer/algorithm.js';
-import type { AssertDeclared, Hyperparameter } from '../optimizer/options.js';
+import type { AssertDeclared, Hyperparameter, OptionValues } from '../optimizer/options.js';
 import { registerWrappedOptimizer } from '../optimizer/serialization.js';
 import {
   WrappingOptimizer,
@@ -72,19 +72,37 @@ export interface FactorOptions extends LayerwiseOptions {
    */
   linalg?: InverseMethod;
   /**
-   * Compute the inverses in float64 (Cholesky) on a worker thread on another core (Node only;
-   * `linalg` 'blocked' or 'host'): each refresh's inverses take effect at the next refresh; the
-   * first refresh waits for its own (default false).
+   * Compute the inverses by float64 Cholesky on a worker thread on another core (Node only),
+   * in place of the `linalg` route (which must then be left at 'blocked' or set to 'host'):
+   * each refresh's inverses take effect at the next refresh; a layer's first refresh waits for
+   * its own (default false). It pays off when the thread's inverses fit within
+   * `invUpdateFreq` steps (e.g. 10 for the paper's autoencoder); at interval 1 every step waits
+   * for them (a warning says so).
    */
   inverseWorker?: boolean;
 }
 
-/** Throws unless `linalg` fits `inverseWorker` (the thread computes in float64 on the host). */
-export function checkInverseWorker(owner: string, inverseWorker: boolean, linalg: string): void {
-  if (inverseWorker && linalg === 'newton') {
+/**
+ * Throws unless `linalg` fits `inverseWorker` (the thread computes by float64 Cholesky, whatever
+ * `linalg` says, so only its default and 'host' are accepted); warns that the worker at interval
+ * 1 waits every step for float64 inverses, slower than the default 'blocked' route.
+ */
+export function checkInverseWorker(
+  owner: string,
+  { inverseWorker, linalg, invUpdateFreq }: OptionValues<typeof FACTOR_INVERSE_OPTIONS>,
+): void {
+  if (!inverseWorker) return;
+  if (linalg === 'newton') {
     throw new Error(
       `${owner}: inverseWorker computes the inverses by float64 Cholesky; linalg 'newton' ` +
         "cannot apply (leave linalg at 'blocked' or set 'host')",
+    );
+  }
+  if (invUpdateFreq === 1) {
+    console.warn(
+      `${owner}: inverseWorker with invUpdateFreq 1 waits every step for the thread's float64 ` +
+        "inverses, slower than the default 'blocked' route on the training thread; it pays off " +
+        'when the inverses fit within the interval (e.g. invUpdateFreq 10)',
     );
   }
 }
@@ -114,8 +132,8 @@ export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, FactorState> = {
   statistics: kfacStatistics,
   scaling: 'klClip',
   inverseInterval: 'invUpdateFreq',
-  createState(layers, { inverseWorker, linalg }) {
-    checkInverseWorker('KFAC', inverseWorker, linalg);
+  createState(layers, options) {
+    checkInverseWorker('KFAC', options);
     return new FactorState(
       'KFAC',
       'kfac',
@@ -130,7 +148,7 @@ export const kfacAlgorithm: LayerwiseAlgorithm<typeof OPTIONS, FactorState> = {
         { factor: 'A', inverse: 'inverseA' },
         { factor: 'G', inverse: 'inverseG' },
       ],
-      inverseWorker,
+      options.inverseWorker,
     );
   },
   updateStatistics(state, layer, statistics, { factorDecay }) {

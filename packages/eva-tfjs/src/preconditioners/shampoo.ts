@@ -21,7 +21,10 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { inverseRoot } from '../linalg/inverse-root.js';
 import type { LinalgMethod } from '../linalg/spd-inverse.js';
 import type { TensorwiseAlgorithm, VariableGradient } from '../optimizer/algorithm.js';
-import { DeferredMatrixFunctions } from '../optimizer/deferred-matrix-functions.js';
+import {
+  checkWaitingResults,
+  DeferredMatrixFunctions,
+} from '../optimizer/deferred-matrix-functions.js';
 import type { ModelVariable } from '../optimizer/model-variables.js';
 import {
   defineOptions,
@@ -338,13 +341,24 @@ export class ShampooState extends StateSlots<ModelVariable> {
     });
   }
 
+  /** Also refuses a state saved with the other `rootWorker` setting, saying so. */
+  override validate(state: Map<string, tf.Tensor>): void {
+    checkWaitingResults('Shampoo', 'rootWorker', this.rootWorker, state);
+    super.validate(state);
+  }
+
   /**
    * A refresh through the worker thread: installs the roots waiting in `next` (those of the
-   * previous refresh) and hands the thread a snapshot of every statistic. Returns false when
-   * nothing has a root to compute.
+   * previous refresh) and hands the thread a snapshot of the statistics of the tensors in
+   * `gradients` (as the synchronous refresh, which recomputes only their roots). Returns false
+   * when none of them has a root to compute.
    */
-  refreshThroughWorker(ridgeEpsilon: number): boolean {
-    return this.deferred!.refresh(() => this.rooted.map(() => ridgeEpsilon));
+  refreshThroughWorker(ridgeEpsilon: number, gradients: VariableGradient[]): boolean {
+    const present = new Set(gradients.map((g) => g.name));
+    return this.deferred!.refresh(
+      () => this.rooted.map(() => ridgeEpsilon),
+      (entry) => present.has(entry.owner.name),
+    );
   }
 }
 
@@ -387,7 +401,7 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
     return entries.length > 0;
   },
   updateInverses(state, gradients, { matrixEps, linalg }) {
-    if (state.rootWorker) return state.refreshThroughWorker(matrixEps);
+    if (state.rootWorker) return state.refreshThroughWorker(matrixEps, gradients);
     let updated = false;
     for (const entry of state.preconditioned(gradients)) {
       entry.layout.blocks.forEach((block, b) => {

@@ -59,7 +59,9 @@ export const FACTOR_INVERSE_OPTIONS = defineOptions({
   inverseWorker: {
     kind: 'boolean',
     default: false,
-    description: 'inverses in float64 on a worker thread (Node), taking effect one refresh later',
+    description:
+      "inverses by float64 Cholesky on a worker thread (Node; replaces linalg's route), " +
+      'taking effect one refresh later; pays off at intervals such as 10',
   },
   linalg: {
     kind: 'choice',

@@ -2,9 +2,13 @@
  * The matrix worker thread against the same float64 functions computed on the calling thread,
  * over several requests (orders 1 to 40; inverse roots with exponents 2 to 6 and damped
  * inverses, the latter also against ml-matrix's inverse); a failed request's message, and the
- * thread still serving afterwards; misuse errors.
+ * thread still serving afterwards; a thread that cannot start or dies; misuse errors.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
 import { inverseRootFloat64, symmetricUpper } from '../../src/linalg/inverse-root-float64.js';
 import { dampedInverseFloat64 } from '../../src/linalg/damped-inverse-float64.js';
@@ -159,4 +163,39 @@ test('misuse of the worker gets specific errors', () => {
     () => worker.submit(request(1), ok),
     /Test: the matrix worker thread is gone \(it was terminated\)/,
   );
+});
+
+test('a thread whose entry cannot load, or that dies, is an error, not a hang', () => {
+  const missing = new MatrixFunctionWorker(sizes, operations, 'Test', {
+    entry: pathToFileURL(join(tmpdir(), 'eva-tfjs-no-such-entry.mjs')).href,
+  });
+  missing.submit(request(1), parameters(1e-3, 0.1));
+  const started = Date.now();
+  assert.throws(
+    () => missing.wait(),
+    /Test: the matrix worker thread could not load file:.*eva-tfjs-no-such-entry\.mjs: .*Cannot find module/s,
+  );
+  assert.ok(Date.now() - started < 30_000, 'reported at once, not after a timeout');
+  assert.throws(() => missing.submit(request(1), parameters(1e-3, 0.1)), /could not load/);
+  missing.terminate();
+  // A thread that starts and then dies without answering (as on running out of memory).
+  const dir = mkdtempSync(join(tmpdir(), 'eva-tfjs-worker-'));
+  const dies = join(dir, 'dies.mjs');
+  writeFileSync(
+    dies,
+    "import { workerData } from 'node:worker_threads';\n" +
+      'Atomics.store(workerData.status, 1, 1);\n' +
+      'process.exit(0);\n',
+  );
+  const dead = new MatrixFunctionWorker(sizes, operations, 'Test', {
+    entry: pathToFileURL(dies).href,
+    stallLimitMs: 2000,
+  });
+  dead.submit(request(1), parameters(1e-3, 0.1));
+  assert.throws(
+    () => dead.wait(),
+    /Test: the matrix worker thread finished no matrix within 2 s; it may have died/,
+  );
+  dead.terminate();
+  rmSync(dir, { recursive: true, force: true });
 });

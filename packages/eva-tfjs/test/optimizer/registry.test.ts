@@ -61,8 +61,9 @@ const settings = (name: string) => {
 /** Every registry name, and the worker-thread variants (label, name, extra options). */
 const VARIANTS: Array<[string, string, Record<string, unknown>]> = [
   ...optimizerNames().map((name): [string, string, Record<string, unknown>] => [name, name, {}]),
-  ['kfac+inverseWorker', 'kfac', { inverseWorker: true }],
-  ['foof+inverseWorker', 'foof', { inverseWorker: true }],
+  // (Interval 2: at 1 the worker warns that it only waits.)
+  ['kfac+inverseWorker', 'kfac', { inverseWorker: true, invUpdateFreq: 2 }],
+  ['foof+inverseWorker', 'foof', { inverseWorker: true, invUpdateFreq: 2 }],
   // Blocks of 4: the small autoencoder's kernels are preconditioned (at 128 they merge to rank 1).
   ['shampoo+rootWorker', 'shampoo', { rootWorker: true, blockSize: 4 }],
 ];

@@ -165,3 +165,77 @@ test('KFAC and FOOF refuse inverseWorker with the newton route', () => {
   );
   model.dispose();
 });
+
+test('KFAC with inverseWorker: a layer without statistics waits (as synchronously); its first refresh with them waits for its own inverses', async () => {
+  const input = tf.input({ shape: [6] });
+  const h = tf.layers.dense({ units: 5, activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
+  const first = tf.layers.dense({ units: 3 }).apply(h) as tf.SymbolicTensor;
+  const second = tf.layers.dense({ units: 3 }).apply(h) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: [first, second] });
+  const x = randomTensor([8, 6], 3);
+  const y = randomTensor([8, 3], 4);
+  const opt = new KFAC(model, tf.train.sgd(0.05), { inverseWorker: true, statsBatchSize: 8 });
+  const head = opt.layers.find((l) => l.layer === model.layers[3])!;
+  /** Whether the second head has inverses (its state entry exists). */
+  const secondReady = async () => {
+    const weights = await opt.getWeights();
+    const ready = weights.some((w) => w.name === `kfac/${head.index}/inverseA`);
+    tf.dispose(weights.filter((w) => w.name.endsWith('iter')).map((w) => w.tensor));
+    return ready;
+  };
+  const losses: number[] = [];
+  for (let step = 0; step < 4; step++) {
+    // The heads' losses alternate: the second head has no statistics at step 0.
+    const loss = opt.minimize(() => {
+      const [p1, p2] = model.predict(x) as tf.Tensor[];
+      return tf.losses.meanSquaredError(y, step % 2 === 0 ? p1! : p2!) as tf.Scalar;
+    }, true)!;
+    losses.push(loss.dataSync()[0]!);
+    loss.dispose();
+    if (step === 0) assert.ok(!(await secondReady()), 'no inverses without statistics');
+  }
+  assert.ok(await secondReady(), 'the second head got its inverses');
+  assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+  assert.equal(opt.inverseUpdates, 4);
+  tf.dispose([x, y]);
+  opt.dispose();
+  model.dispose();
+});
+
+test('inverseWorker: a state saved with the other setting is refused saying so; interval 1 warns', async (t) => {
+  const warn = t.mock.method(console, 'warn', () => undefined);
+  const model = buildModel();
+  const x = randomTensor([7, 6, 6, 2], 5);
+  const y = randomTensor([7, 3], 6);
+  const saved = async (inverseWorker: boolean) => {
+    const opt = new KFAC(model, tf.train.sgd(0.1), { inverseWorker, invUpdateFreq: 2 });
+    opt.minimize(() => tf.losses.meanSquaredError(y, model.apply(x) as tf.Tensor) as tf.Scalar);
+    const weights = await opt.getWeights();
+    const copies = weights.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+    tf.dispose(weights.filter((w) => w.name.endsWith('iter')).map((w) => w.tensor));
+    opt.dispose();
+    return copies;
+  };
+  const withWorker = await saved(true);
+  const without = await saved(false);
+  assert.equal(warn.mock.callCount(), 0, 'no warning at interval 2');
+  const worker = new KFAC(model, tf.train.sgd(0.1), { inverseWorker: true });
+  assert.match(
+    String(warn.mock.calls[0]?.arguments[0]),
+    /KFAC: inverseWorker with invUpdateFreq 1 waits every step/,
+  );
+  await assert.rejects(
+    worker.setWeights(without),
+    /KFAC.setWeights: the state was saved without inverseWorker \(it holds no waiting results\); load it into an optimizer with inverseWorker: false/,
+  );
+  worker.dispose();
+  const plain = new KFAC(model, tf.train.sgd(0.1));
+  await assert.rejects(
+    plain.setWeights(withWorker),
+    /KFAC.setWeights: the state was saved with inverseWorker \(e.g. 'kfac\/0\/nextInverseA' holds a waiting result\); load it into an optimizer with inverseWorker: true/,
+  );
+  await plain.setWeights(without);
+  plain.dispose();
+  tf.dispose([x, y, ...withWorker.map((w) => w.tensor), ...without.map((w) => w.tensor)]);
+  model.dispose();
+});

@@ -331,3 +331,55 @@ test("Shampoo's root worker takes the float64 host route only", () => {
   );
   model.dispose();
 });
+
+test('Shampoo with a root worker refreshes only tensors with a gradient, as synchronously', () => {
+  // Gradual unfreezing: only the last layer trains for 3 steps, then all. Without gradients the
+  // first layer's statistics stay matrixEps I, whose roots (1e3 per axis) must not be installed.
+  const norms = (rootWorker: boolean) => {
+    const input = tf.input({ shape: [12] });
+    const h = tf.layers.dense({ units: 10, activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 4 }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    const weights = model.getWeights().map((w, i) => randomTensor(w.shape, 60 + i, 0.3));
+    model.setWeights(weights);
+    const optimizer = new Shampoo(model, tf.train.sgd(0.01), {
+      rootWorker,
+      graft: 'none',
+      blockSize: 8,
+      invUpdateFreq: 2,
+    });
+    const x = randomTensor([16, 12], 70);
+    const y = randomTensor([16, 4], 71);
+    const result: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const before = model.layers[1]!.getWeights()[0]!.clone();
+      const varList =
+        step < 3
+          ? model.layers[2]!.trainableWeights.map((w) => w.read() as tf.Variable)
+          : undefined;
+      optimizer
+        .minimize(
+          () => tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor) as tf.Scalar,
+          false,
+          varList,
+        )
+        ?.dispose();
+      result.push(
+        tf.tidy(() => tf.norm(tf.sub(model.layers[1]!.getWeights()[0]!, before)).dataSync()[0]!),
+      );
+      before.dispose();
+    }
+    tf.dispose([x, y, ...weights]);
+    optimizer.dispose();
+    model.dispose();
+    return result;
+  };
+  const synchronous = norms(false);
+  const worker = norms(true);
+  assert.deepEqual(worker.slice(0, 3), [0, 0, 0]);
+  const limit = 10 * Math.max(...synchronous);
+  assert.ok(
+    worker.every((n) => Number.isFinite(n) && n <= limit),
+    `the first layer's updates ${worker} against the synchronous ${synchronous}`,
+  );
+});
