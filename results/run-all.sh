@@ -54,6 +54,17 @@ quick() {
     --from results/quick-start-sgd-lr:best,results/quick-start-eva-lr:best
 }
 
+# What the worker options' one-refresh lag costs in convergence: K-FAC@10 and Shampoo@10 with
+# their inverses/roots on the training thread (the references' schedule) and on a worker thread,
+# in the quick start's setting; K-FAC at the paper's lr 0.1, Shampoo at SGD's tuned 1 with the
+# authors' in-place Nesterov.
+worker_lag() {
+  run results/quick-start-kfac-inverse-worker sweep $QUICK --optimizer kfac --inv-update-freq 10 \
+    --lr 0.1 --param inverse-worker --values false,true
+  run results/quick-start-shampoo-root-worker sweep $QUICK --optimizer shampoo \
+    --inv-update-freq 10 --lr 1 --nesterov-variant reference --param root-worker --values false,true
+}
+
 # Paper scale, Fashion-MNIST (60k / 10k) autoencoder at the paper's batch 1000.
 # Learning-rate sweeps of the first-order baselines: 10 epochs, 1 warm-up epoch, linear decay.
 FASHION="--model autoencoder --data fashion-mnist --batch-size 1000"
@@ -141,7 +152,7 @@ cnn() {
     --from results/fashion-mnist-vgg-sgd-lr:best,results/fashion-mnist-vgg-eva-lr:best,results/fashion-mnist-vgg-kfac-lr:best
 }
 
-all_stages="small quick fashion_sweeps fashion_eva fashion_fig4 cnn fashion_fig7 curves"
+all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn fashion_fig7 curves"
 for stage in ${@:-$all_stages}; do
   echo "== stage $stage ($(date -u +%FT%TZ))"
   "$stage"

@@ -206,14 +206,21 @@ test('a flag goes to the chosen optimizers that take it; one none takes is an er
   );
 });
 
-test('sweepable settings: lr, batch-size and the numeric options, parsed like the flag', async () => {
+test('sweepable settings: lr, batch-size and the numeric, boolean and choice options, parsed like the flag', async () => {
   const { flags, values, command } = await parse(['sweep', '--param', 'kl-clip', '--values', '1']);
   const parameters = sweepParameters('eva', optimizerFlagsOf(command));
   const names = parameters.map((p) => p.name);
   for (const name of ['lr', 'batch-size', 'momentum', 'weight-decay', 'damping', 'kl-clip']) {
     assert.ok(names.includes(name), name);
   }
-  assert.ok(!names.includes('nesterov') && !names.includes('on-non-finite'));
+  const nesterov = parameters.find((p) => p.name === 'nesterov')!;
+  assert.equal(nesterov.parse('true'), true);
+  assert.equal(nesterov.parse('false'), false);
+  assert.throws(() => nesterov.parse('yes'), /--nesterov values must be true or false, got 'yes'/);
+  assert.ok(names.includes('on-non-finite'));
+  assert.ok(
+    sweepParameters('kfac', optimizerFlagsOf(command)).some((p) => p.name === 'inverse-worker'),
+  );
   assert.ok(sweepParameters('mfac', optimizerFlagsOf(command)).some((p) => p.name === 'mfac-m'));
   const klClip = parameters.find((p) => p.name === 'kl-clip')!;
   assert.throws(() => klClip.parse('x'), /--kl-clip must be a number >= 0 or 'none'/);

@@ -4,7 +4,7 @@
  * (named by its flag, e.g. `--param kl-clip --values 0.001,none`), each value parsed like the
  * flag.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { optimizerEntry, optimizerNames } from 'eva-tfjs';
 import type { CliContext } from '../context.js';
@@ -46,16 +46,27 @@ export interface SweepParameter {
   vary(run: SweepRun, value: unknown): SweepRun;
 }
 
+/** Parses `true` or `false` (a swept boolean flag's values). */
+function booleanValue(flag: string): (value: string) => boolean {
+  return (value) => {
+    if (value === 'true' || value === 'false') return value === 'true';
+    throw new InvalidArgumentError(`${flag} values must be true or false, got '${value}'`);
+  };
+}
+
 /**
  * The settings a sweep of `optimizer` can vary: the learning rate and batch size, then every
- * numeric optimizer flag in `flags` that `optimizer` takes.
+ * numeric, boolean or choice optimizer flag in `flags` that `optimizer` takes.
  */
 export function sweepParameters(
   optimizer: string,
   flags: readonly OptimizerFlag[],
 ): SweepParameter[] {
   const name = optimizerEntry(optimizer).name;
-  const numeric = flags.filter((f) => f.kind === 'number' && f.specs.has(name));
+  const swept = flags.filter(
+    (f) =>
+      (f.kind === 'number' || f.kind === 'boolean' || f.kind === 'choice') && f.specs.has(name),
+  );
   return [
     {
       name: 'lr',
@@ -70,9 +81,9 @@ export function sweepParameters(
       parse: integer('--batch-size'),
       vary: (run, value) => ({ ...run, flags: { ...run.flags, batchSize: value as number } }),
     },
-    ...numeric.map((flag): SweepParameter => ({
+    ...swept.map((flag): SweepParameter => ({
       name: flag.name,
-      parse: flag.parse,
+      parse: flag.kind === 'boolean' ? booleanValue(flag.flag) : flag.parse,
       vary: (run, value) => ({
         ...run,
         values: new Map(run.values).set(flag, { value, fromDefault: false }),
@@ -156,7 +167,7 @@ export function sweepCommand(context: CliContext): Command {
     .requiredOption(
       '--param <name>',
       'the swept setting: lr, batch-size, or a numeric option of the optimizer by its flag ' +
-        '(e.g. damping, kl-clip, inv-update-freq)',
+        '(e.g. damping, kl-clip, inv-update-freq; booleans and choices too: inverse-worker)',
     )
     .requiredOption(
       '--values <list>',
