@@ -74,7 +74,7 @@ fashion_sweeps() {
   run results/fashion-mnist-autoencoder-adagrad-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
     --optimizer adagrad --param lr --values 0.001,0.003,0.01,0.03
   run results/fashion-mnist-autoencoder-adam-lr sweep $FASHION --epochs 10 --warmup-epochs 1 \
-    --optimizer adam --param lr --values 0.0003,0.001,0.003
+    --optimizer adam --param lr --values 0.0003,0.001,0.003,0.01
 }
 
 # Eva's learning rate and Table 9's ablations (KL clip off, momentum 0) for Eva: 10 epochs, 1
