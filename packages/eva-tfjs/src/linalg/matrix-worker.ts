@@ -35,12 +35,13 @@ function workerThreads(): typeof WorkerThreads | null {
 }
 
 /**
- * How long `wait` lets the thread go without finishing a matrix before it gives up: at least
- * 2 minutes, more for matrices whose float64 factorisation may take longer (ms).
+ * How long `wait` lets the thread go without finishing a matrix before it gives up (ms): at
+ * least 2 minutes, and 2e-5 n^3 ms for the largest order n, about 2-4 times what one float64
+ * eigendecomposition (the slower operation, 5-13e-6 n^3 ms here) takes on a loaded core.
  */
 function stallLimitMs(sizes: readonly number[]): number {
   const largest = Math.max(0, ...sizes);
-  return Math.max(120_000, 1e-6 * largest ** 3);
+  return Math.max(120_000, 2e-5 * largest ** 3);
 }
 
 /**
@@ -235,11 +236,13 @@ export class MatrixFunctionWorker {
         lastProgress = Date.now();
       } else if (Date.now() - lastProgress > limit) {
         const started = Atomics.load(this.status, 1) === Start.Running;
+        const reason =
+          `the matrix worker thread ${started ? 'finished no matrix' : 'did not start'} ` +
+          `within ${Math.round(limit / 1000)} s; it may have died (e.g. out of memory)`;
         this.terminate();
+        this.exited = reason;
         throw new Error(
-          `${this.owner}: the matrix worker thread ${started ? 'finished no matrix' : 'did not start'} ` +
-            `within ${Math.round(limit / 1000)} s; it may have died (e.g. out of memory). ` +
-            `Its entry: ${threadScript(this.hooks.entry).href}`,
+          `${this.owner}: ${reason}. Its entry: ${threadScript(this.hooks.entry).href}`,
         );
       }
     }

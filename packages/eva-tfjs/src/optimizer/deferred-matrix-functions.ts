@@ -29,28 +29,38 @@ export interface DeferredEntry<K extends SlotOwner> {
 /**
  * Throws a clear error when a saved `state` and an optimizer disagree on `option` (a worker
  * option such as `inverseWorker`): a state saved with the option holds waiting results
- * (`.../next...` entries) that one without it cannot use, and the reverse lacks them.
+ * (`<prefix>/<i>/next...` entries) that one without it cannot use; one saved without it has
+ * results in use (slots named by `target`, e.g. `/^inverse/`) without waiting ones beside them.
  */
 export function checkWaitingResults(
   owner: string,
   option: string,
   uses: boolean,
   state: ReadonlyMap<string, unknown>,
+  target: RegExp,
 ): void {
-  const names = [...state.keys()];
-  if (names.length === 0) return;
-  const waiting = names.find((name) => /\/next(\d|[A-Z])\w*$/.test(name));
-  if (uses && waiting == null) {
-    throw new Error(
-      `${owner}.setWeights: the state was saved without ${option} (it holds no waiting ` +
-        `results); load it into an optimizer with ${option}: false`,
-    );
+  const byOwner = new Map<string, string[]>();
+  for (const name of state.keys()) {
+    const match = /^(.*\/\d+)\/(\w+)$/.exec(name);
+    if (match == null) continue;
+    byOwner.set(match[1]!, [...(byOwner.get(match[1]!) ?? []), match[2]!]);
   }
-  if (!uses && waiting != null) {
-    throw new Error(
-      `${owner}.setWeights: the state was saved with ${option} (e.g. '${waiting}' holds a ` +
-        `waiting result); load it into an optimizer with ${option}: true`,
-    );
+  const isNext = (slot: string) => /^next(\d|[A-Z])/.test(slot);
+  for (const [prefix, slots] of byOwner) {
+    const next = slots.find(isNext);
+    if (!uses && next != null) {
+      throw new Error(
+        `${owner}.setWeights: the state was saved with ${option} ('${prefix}/${next}' holds a ` +
+          `waiting result); load it into an optimizer with ${option}: true`,
+      );
+    }
+    const inUse = slots.find((slot) => !isNext(slot) && target.test(slot));
+    if (uses && next == null && inUse != null) {
+      throw new Error(
+        `${owner}.setWeights: the state was saved without ${option} ('${prefix}/${inUse}' has ` +
+          `no waiting result beside it); load it into an optimizer with ${option}: false`,
+      );
+    }
   }
 }
 

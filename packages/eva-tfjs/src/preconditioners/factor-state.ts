@@ -64,7 +64,13 @@ export class FactorState extends StateSlots {
 
   /** Also refuses a state saved with the other `inverseWorker` setting, saying so. */
   override validate(state: Map<string, tf.Tensor>): void {
-    checkWaitingResults(this.algorithmName, 'inverseWorker', this.deferred != null, state);
+    checkWaitingResults(
+      this.algorithmName,
+      'inverseWorker',
+      this.deferred != null,
+      state,
+      /^inverse/,
+    );
     super.validate(state);
   }
 }

@@ -343,7 +343,7 @@ export class ShampooState extends StateSlots<ModelVariable> {
 
   /** Also refuses a state saved with the other `rootWorker` setting, saying so. */
   override validate(state: Map<string, tf.Tensor>): void {
-    checkWaitingResults('Shampoo', 'rootWorker', this.rootWorker, state);
+    checkWaitingResults('Shampoo', 'rootWorker', this.rootWorker, state, /^root/);
     super.validate(state);
   }
 

@@ -226,13 +226,13 @@ test('inverseWorker: a state saved with the other setting is refused saying so; 
   );
   await assert.rejects(
     worker.setWeights(without),
-    /KFAC.setWeights: the state was saved without inverseWorker \(it holds no waiting results\); load it into an optimizer with inverseWorker: false/,
+    /KFAC.setWeights: the state was saved without inverseWorker \('kfac\/0\/inverseA' has no waiting result beside it\); load it into an optimizer with inverseWorker: false/,
   );
   worker.dispose();
   const plain = new KFAC(model, tf.train.sgd(0.1));
   await assert.rejects(
     plain.setWeights(withWorker),
-    /KFAC.setWeights: the state was saved with inverseWorker \(e.g. 'kfac\/0\/nextInverseA' holds a waiting result\); load it into an optimizer with inverseWorker: true/,
+    /KFAC.setWeights: the state was saved with inverseWorker \('kfac\/0\/nextInverseA' holds a waiting result\); load it into an optimizer with inverseWorker: true/,
   );
   await plain.setWeights(without);
   plain.dispose();
