@@ -63,6 +63,9 @@ worker_lag() {
     --lr 0.1 --param inverse-worker --values false,true
   run results/quick-start-shampoo-root-worker sweep $QUICK --optimizer shampoo \
     --inv-update-freq 10 --lr 1 --nesterov-variant reference --param root-worker --values false,true
+  run results/quick-start-shampoo-root-worker-eps1e-4 sweep $QUICK --optimizer shampoo \
+    --inv-update-freq 10 --lr 1 --nesterov-variant reference --matrix-eps 1e-4 \
+    --param root-worker --values false,true
 }
 
 # Paper scale, Fashion-MNIST (60k / 10k) autoencoder at the paper's batch 1000.
