@@ -26,18 +26,41 @@ export type SlotShapes<K extends SlotOwner = CapturedLayer> = Record<
 export class StateSlots<K extends SlotOwner = CapturedLayer> implements AlgorithmState {
   private readonly values = new Map<string, Array<tf.Tensor | null>>();
   private background: BackgroundWork | null = null;
+  private readonly groups: ReadonlyArray<readonly string[]>;
 
+  /**
+   * @param owner the algorithm's name (messages)
+   * @param prefix the state names' prefix
+   * @param layers the owners of state (layers or variables)
+   * @param shapes every slot's shape per owner
+   * @param groups slots that are set together, in the order they come to exist (e.g. K-FAC's
+   *   two factors, then their two inverses): a saved state holds, per owner, every slot of a
+   *   group or none of it, and a group only with the groups listed before it. Default: all
+   *   slots form one group. Slots listed in no group form a group of their own each.
+   */
   constructor(
     private readonly owner: string,
     private readonly prefix: string,
     private readonly layers: readonly K[],
     private readonly shapes: SlotShapes<K>,
+    groups?: ReadonlyArray<readonly string[]>,
   ) {
     for (const slot of Object.keys(shapes))
       this.values.set(
         slot,
         layers.map(() => null),
       );
+    const listed = groups ?? [Object.keys(shapes)];
+    for (const slot of listed.flat()) {
+      if (!(slot in shapes)) throw new Error(`${owner}: state group names unknown slot '${slot}'`);
+    }
+    const grouped = new Set(listed.flat());
+    this.groups = [
+      ...listed,
+      ...Object.keys(shapes)
+        .filter((slot) => !grouped.has(slot))
+        .map((slot) => [slot]),
+    ];
   }
 
   private slot(name: string): Array<tf.Tensor | null> {
@@ -153,20 +176,29 @@ export class StateSlots<K extends SlotOwner = CapturedLayer> implements Algorith
   }
 
   /**
-   * A saved state is all or nothing: every owner with a slot defined for it has all of its
-   * slots, or (a state saved before the first step) none has any. A dropped entry is an error
-   * naming it.
+   * Per owner and group, a saved state is all or nothing (an owner may lack a group: a layer
+   * that had no gradient yet, factors whose inverses are not computed yet), and a group comes
+   * only with the groups before it. A dropped entry is an error naming it, unless it was an
+   * owner's only state (then the state is what it would be before that owner's first step).
    */
   private checkComplete(updates: Array<[string, K, tf.Tensor]>): void {
-    if (updates.length === 0) return;
     const present = new Set(updates.map(([slot, owner]) => `${owner.index}/${slot}`));
+    const name = (owner: K, slot: string) => `'${this.prefix}/${owner.index}/${slot}'`;
     for (const owner of this.layers) {
-      for (const [slot, shape] of Object.entries(this.shapes)) {
-        if (shape(owner) == null || present.has(`${owner.index}/${slot}`)) continue;
-        throw new Error(
-          `${this.owner}.setWeights: the state lacks '${this.prefix}/${owner.index}/${slot}' ` +
-            `(for '${owner.path}'); a saved state holds every entry or none`,
-        );
+      let missing: string | null = null;
+      for (const group of this.groups) {
+        const defined = group.filter((slot) => this.shapes[slot]!(owner) != null);
+        const held = defined.filter((slot) => present.has(`${owner.index}/${slot}`));
+        const lacking = defined.find((slot) => !held.includes(slot));
+        if (held.length > 0 && (lacking != null || missing != null)) {
+          throw new Error(
+            `${this.owner}.setWeights: the state lacks ${name(owner, lacking ?? missing!)} ` +
+              `(for '${owner.path}') beside ${name(owner, held[0]!)}; a saved state holds ` +
+              `all of a layer's [${defined.join(', ')}] or none, and them only with ` +
+              'what they are computed from',
+          );
+        }
+        if (defined.length > 0 && held.length === 0) missing ??= defined[0]!;
       }
     }
   }

@@ -43,7 +43,9 @@ export class FactorState extends StateSlots {
   ) {
     const all: SlotShapes = { ...shapes };
     if (inverseWorker) for (const f of factors) all[nextSlot(f.inverse)] = shapes[f.inverse]!;
-    super(algorithmName, prefix, layers, all);
+    const groups = [factors.map((f) => f.factor), factors.map((f) => f.inverse)];
+    if (inverseWorker) groups.push(factors.map((f) => nextSlot(f.inverse)));
+    super(algorithmName, prefix, layers, all, groups);
     this.deferred = inverseWorker
       ? new DeferredMatrixFunctions(
           `${algorithmName} (inverseWorker)`,
