@@ -467,3 +467,50 @@ export function checkLayerwise(
 
 /** A tensor as a 2-D array `[shape[0], -1]`. */
 export const read2d = (t: tf.Tensor) => matrix(t, t.shape[0]!);
+
+/** Two tanh/linear Dense layers (12 -> 10 -> 4) with seeded weights, as a functional model. */
+export function twoLayerModel(seed: number): tf.LayersModel {
+  const input = tf.input({ shape: [12] });
+  const h = tf.layers.dense({ units: 10, activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 4 }).apply(h) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const weights = model.getWeights().map((w, i) => randomTensor(w.shape, seed + i, 0.3));
+  model.setWeights(weights);
+  tf.dispose(weights);
+  return model;
+}
+
+/**
+ * One `minimize` step of the mean squared error of `model` on `(x, y)`; with `lastLayerOnly`,
+ * of the last layer's variables only (gradual unfreezing).
+ */
+export function mseStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  lastLayerOnly = false,
+): void {
+  const varList = lastLayerOnly
+    ? model.layers.at(-1)!.trainableWeights.map((w) => w.read() as tf.Variable)
+    : undefined;
+  optimizer
+    .minimize(
+      () => tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor) as tf.Scalar,
+      false,
+      varList,
+    )
+    ?.dispose();
+}
+
+/** A snapshot of an optimizer's state as plain arrays (names, shapes, values). */
+export async function optimizerSnapshot(optimizer: tf.Optimizer) {
+  const weights = await optimizer.getWeights();
+  const copy = weights.map((w) => ({
+    name: w.name,
+    shape: w.tensor.shape,
+    values: w.tensor.arraySync(),
+  }));
+  disposeIterationCounters(weights);
+  return copy;
+}

@@ -149,7 +149,7 @@ test('--no-nesterov and --nesterov reach the optimizer; unset leaves its own def
   assert.equal(evas.nesterov, false);
   const model = tinyModel();
   const optimizer = createOptimizerByName('evas', model, evas);
-  assert.equal((optimizer.getConfig().baseConfig as { useNesterov: boolean }).useNesterov, false);
+  assert.equal((optimizer.getConfig().baseConfig as { nesterov: boolean }).nesterov, false);
   optimizer.dispose();
   const on = await parse(['train', '--optimizer', 'eva', '--nesterov']);
   assert.equal(optimizerOptions(['eva'], { lr: 0.1, flags: on.values }).get('eva')!.nesterov, true);

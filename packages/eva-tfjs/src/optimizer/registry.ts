@@ -33,6 +33,7 @@ import {
   type AdagradOptions,
   type AdamOptions,
 } from './first-order/adaptive.js';
+import { isSlotOptimizer } from './first-order/slot-optimizer.js';
 import {
   checkLearningRate,
   defineOptions,
@@ -56,7 +57,8 @@ export interface BaseOptimizerOptions {
   nesterov?: boolean;
   /**
    * `'reference'`: the in-place Nesterov of Google's Shampoo port (the paper's Shampoo and Eva-s
-   * runs), on the library's {@link SGD}; default `'standard'` (tfjs's momentum optimizer).
+   * runs); default `'standard'` (PyTorch's, the update of `tf.train.momentum`). The base is the
+   * library's {@link SGD} in either case.
    */
   nesterovVariant?: NesterovVariant;
 }
@@ -203,15 +205,14 @@ function algorithmEntry(entry: AlgorithmEntry): OptimizerEntry {
       const useNesterov = base.nesterov && !(mu === 0 && nesterov === undefined);
       if (useNesterov && mu === 0) throw new Error("Option 'nesterov' needs a momentum > 0");
       checkLearningRate(entry.algorithm.name, learningRate);
-      const optimizer =
-        base.nesterovVariant === 'reference'
-          ? new SGD({
-              learningRate,
-              momentum: mu,
-              nesterov: useNesterov,
-              nesterovVariant: 'reference',
-            })
-          : tf.train.momentum(learningRate, mu, useNesterov);
+      // The library's SGD: the same update as tf.train.momentum, with slots kept per variable
+      // (the set of variables may change between steps) and the reference Nesterov variant.
+      const optimizer = new SGD({
+        learningRate,
+        momentum: mu,
+        nesterov: useNesterov,
+        nesterovVariant: base.nesterovVariant,
+      });
       try {
         return new cls(model, optimizer, rest);
       } catch (e) {
@@ -295,7 +296,12 @@ const firstOrder = (
   options,
   secondOrder: false,
   testing,
-  build: (_model, o) => build(o),
+  build: (model, o) => {
+    const optimizer = build(o);
+    // Saved by the model's variables: exact whatever variables each step updates.
+    if (isSlotOptimizer(optimizer)) optimizer.useModelOrder(model);
+    return optimizer;
+  },
 });
 
 registerOptimizer(

@@ -47,6 +47,7 @@ import {
 } from './gradients.js';
 import { modelVariables, type ModelVariable } from './model-variables.js';
 import { NonFiniteGuard } from './non-finite.js';
+import { isSlotOptimizer } from './first-order/slot-optimizer.js';
 import { checkFinite, checkIterations, checkSlots, checkStateInput } from './state-checks.js';
 import {
   defineOptions,
@@ -172,10 +173,17 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   private readonly warnedMissing = new Set<number>();
   private readonly guard: NonFiniteGuard;
   private disposed = false;
+  /**
+   * The variables a base optimizer of tfjs (slots kept by position) was first given: a step
+   * with others is refused, as it would apply one variable's slots to another.
+   */
+  private baseVariables: string[] | null = null;
 
   /**
    * @param model the model whose parameters are optimized (must be built)
-   * @param base the tfjs optimizer that applies the update, e.g. `tf.train.momentum(0.1, 0.9)`
+   * @param base the optimizer that applies the update, e.g. `new SGD({ learningRate: 0.1,
+   *   momentum: 0.9 })` (its slots follow the model's variables, which may then change between
+   *   steps) or `tf.train.momentum(0.1, 0.9)` (slots by position: the same variables every step)
    * @param options the common options and the algorithm's (see its declarations)
    * @param algorithm what this optimizer computes
    */
@@ -195,6 +203,9 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     }
     this.model = model;
     this.base = base;
+    // The library's optimizers save their slots by the model's variables, so the set of
+    // variables may change between steps (tfjs's key them by position).
+    if (isSlotOptimizer(base)) base.useModelOrder(model);
     this.algorithm = algorithm;
     this.options = { ...(options as Record<string, unknown>) };
     this.specs = optionSpecsOf(algorithm);
@@ -272,23 +283,27 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
    * Like a full step it takes the captured statistics into the state and advances `iterations`.
    */
   precondition(gradients: GradientInput): NamedTensor[] | null {
-    const result = this.step(gradients);
+    const result = this.step(gradients, false);
     return result && result.map(({ name, tensor }) => ({ name, tensor: tf.keep(tensor) }));
   }
 
   /** Applies one optimizer step (see the module documentation). */
   applyGradients(variableGradients: GradientInput): void {
-    const updates = this.step(variableGradients);
+    const updates = this.step(variableGradients, true);
     if (updates == null) return;
     try {
-      this.base.applyGradients(updates);
+      if (isSlotOptimizer(this.base)) this.base.applyCheckedGradients(updates);
+      else {
+        this.base.applyGradients(updates);
+        this.baseVariables ??= updates.map((u) => u.name);
+      }
     } finally {
       for (const { tensor } of updates) tensor.dispose();
     }
   }
 
   /** The pipeline; returned tensors are fresh (never the caller's gradients). */
-  private step(variableGradients: GradientInput): NamedTensor[] | null {
+  private step(variableGradients: GradientInput, forBase: boolean): NamedTensor[] | null {
     this.assertUsable();
     const algorithm = this.algorithm;
     const local = gradientEntries(variableGradients);
@@ -304,6 +319,8 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     const owned: tf.Tensor[] = [];
     let decayed = raw;
     try {
+      // The base must be able to take this step's variables (before any state changes).
+      if (forBase) this.checkBaseVariables(local);
       // 3. Data-parallel reduction.
       if (this.reducer != null) {
         const reduced = this.reducer(
@@ -356,6 +373,26 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       if (decayed !== raw) for (const e of decayed) e.gradient.dispose();
       this.pending = [];
     }
+  }
+
+  private checkBaseVariables(entries: readonly GradientEntry[]): void {
+    if (isSlotOptimizer(this.base)) {
+      this.base.checkVariables(entries.map((e) => e.variable));
+      return;
+    }
+    const names = entries.map((e) => e.name);
+    const first = this.baseVariables;
+    // tfjs's plain SGD keeps no slots.
+    if (first == null || this.base.getClassName() === tf.SGDOptimizer.className) return;
+    if (names.length === first.length && names.every((name, i) => name === first[i])) return;
+    throw new Error(
+      `${this.algorithm.name}: this step updates ${names.length} variables, the base ` +
+        `optimizer ${this.base.getClassName()} was first given ${first.length} ` +
+        `(${names.length === first.length ? 'others, or in another order' : 'a different set'}); ` +
+        "tfjs's optimizers keep their slots by position and would apply one variable's to " +
+        "another. Pass eva-tfjs's SGD (or Adam) as the base: it keeps slots per variable " +
+        '(what optimizers built by name use)',
+    );
   }
 
   private takeStatistics(): StepStatistic[] {
@@ -590,15 +627,21 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     this.state.validate(own);
     await this.validateBase(base);
     await checkFinite(owner, rest);
-    const previousBase = await this.base.getWeights();
-    this.state.load(own);
+    // tfjs's optimizers replace their slot variables without releasing the old ones (the
+    // library's release theirs, and a second dispose of a variable is not a no-op in tfjs).
+    const previousBase = isSlotOptimizer(this.base) ? null : await this.base.getWeights();
+    // The base first: it validated, so only `load` below could still throw, which it does not
+    // after `validate`.
     await this.base.setWeights(base);
-    // tfjs's optimizers replace their slot variables without releasing the old ones.
-    const now = await this.base.getWeights();
-    disposeIterationCounters(now);
-    const current = new Set(now.map((w) => w.tensor));
-    for (const { tensor } of previousBase) if (!current.has(tensor)) tensor.dispose();
+    this.state.load(own);
+    if (previousBase != null) {
+      const now = await this.base.getWeights();
+      disposeIterationCounters(now);
+      const current = new Set(now.map((w) => w.tensor));
+      for (const { tensor } of previousBase) if (!current.has(tensor)) tensor.dispose();
+    }
     this.iterations_ = iterations;
+    this.baseVariables = null;
   }
 
   /**
@@ -609,6 +652,11 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     const owner = `${this.algorithm.name} (base ${this.base.getClassName()})`;
     const [iter, ...slots] = base;
     await checkIterations(owner, iter && { ...iter, name: `base/${iter.name}` }, 'base/iter');
+    if (isSlotOptimizer(this.base)) {
+      // Keyed by the model's variables (see the constructor): it checks everything itself.
+      await this.base.validateWeights(base);
+      return;
+    }
     const all = await this.base.getWeights();
     disposeIterationCounters(all);
     const current = all.slice(1);

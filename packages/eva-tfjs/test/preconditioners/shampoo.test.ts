@@ -20,9 +20,11 @@ import {
   buildModel,
   checkReferenceNesterovSteps,
   kron,
+  mseStep,
   randomTensor,
   runOnce,
   symmetricPower,
+  twoLayerModel,
   useCpu,
   values,
 } from '../helpers.js';
@@ -336,12 +338,7 @@ test('Shampoo with a root worker refreshes only tensors with a gradient, as sync
   // Gradual unfreezing: only the last layer trains for 3 steps, then all. Without gradients the
   // first layer's statistics stay matrixEps I, whose roots (1e3 per axis) must not be installed.
   const norms = (rootWorker: boolean) => {
-    const input = tf.input({ shape: [12] });
-    const h = tf.layers.dense({ units: 10, activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: 4 }).apply(h) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: out });
-    const weights = model.getWeights().map((w, i) => randomTensor(w.shape, 60 + i, 0.3));
-    model.setWeights(weights);
+    const model = twoLayerModel(60);
     const optimizer = new Shampoo(model, tf.train.sgd(0.01), {
       rootWorker,
       graft: 'none',
@@ -353,23 +350,13 @@ test('Shampoo with a root worker refreshes only tensors with a gradient, as sync
     const result: number[] = [];
     for (let step = 0; step < 6; step++) {
       const before = model.layers[1]!.getWeights()[0]!.clone();
-      const varList =
-        step < 3
-          ? model.layers[2]!.trainableWeights.map((w) => w.read() as tf.Variable)
-          : undefined;
-      optimizer
-        .minimize(
-          () => tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor) as tf.Scalar,
-          false,
-          varList,
-        )
-        ?.dispose();
+      mseStep(model, optimizer, x, y, step < 3);
       result.push(
         tf.tidy(() => tf.norm(tf.sub(model.layers[1]!.getWeights()[0]!, before)).dataSync()[0]!),
       );
       before.dispose();
     }
-    tf.dispose([x, y, ...weights]);
+    tf.dispose([x, y]);
     optimizer.dispose();
     model.dispose();
     return result;

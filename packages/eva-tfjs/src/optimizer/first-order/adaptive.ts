@@ -162,8 +162,12 @@ export class Adam extends SlotOptimizer<typeof ADAM_OPTIONS | typeof ADAMW_OPTIO
     return Adam.className;
   }
 
-  protected update(variable: tf.Variable, gradient: tf.Tensor, [m, v]: tf.Variable[]): void {
-    const t = this.iterations;
+  protected update(
+    variable: tf.Variable,
+    gradient: tf.Tensor,
+    [m, v]: tf.Variable[],
+    t: number,
+  ): void {
     let weights: tf.Tensor = variable;
     let g = gradient;
     if (this.weightDecay > 0) {

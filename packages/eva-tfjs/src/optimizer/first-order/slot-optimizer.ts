@@ -1,10 +1,11 @@
 /**
  * What the first-order optimizers (SGD, Adagrad, Adam, AdamW) share: the learning rate (for
  * schedules), declared options (validated at construction, saved by `getConfig`), per-parameter
- * slot variables by position as tfjs's optimizers keep them, the non-finite policy, and a state
- * round-trip that validates everything before it changes anything.
+ * slot variables that follow their variable ({@link ParameterSlotTable}), the non-finite policy,
+ * and a state round-trip that validates everything before it changes anything.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { gradientEntries, type GradientInput, type NamedTensor } from '../gradients.js';
 import { NonFiniteGuard } from '../non-finite.js';
 import {
@@ -17,16 +18,18 @@ import {
   type OptionValues,
 } from '../options.js';
 import { withoutCustomObjects } from '../serialization.js';
-import { checkFinite, checkIterations, checkStateInput } from '../state-checks.js';
+import { checkIterations, checkStateInput } from '../state-checks.js';
+import { ParameterSlotTable, type SlotPlan } from './parameter-slots.js';
 
 /** Base class of the first-order optimizers. */
 export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer {
   protected learningRate: number;
   /** The validated options. */
   protected readonly values: OptionValues<S>;
-  private slots: tf.Variable[][] = [];
-  /** Set by `setWeights` before the first step: slot shapes are checked against the variables. */
-  private unchecked = false;
+  private readonly slots = new ParameterSlotTable(
+    () => this.getClassName(),
+    () => this.names,
+  );
   private readonly guard: NonFiniteGuard;
   private disposed = false;
 
@@ -78,117 +81,109 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
 
   /**
    * One update of `variable` from `gradient` with its slots (in slot-name order); runs inside a
-   * tidy, after the step counter was incremented (so `iterations` is the 1-based step).
+   * tidy. `step` is the 1-based count of this parameter's updates (as PyTorch's per-parameter
+   * `step`): the optimizer's `iterations` unless the parameter joined later.
    */
-  protected abstract update(variable: tf.Variable, gradient: tf.Tensor, slots: tf.Variable[]): void;
+  protected abstract update(
+    variable: tf.Variable,
+    gradient: tf.Tensor,
+    slots: tf.Variable[],
+    step: number,
+  ): void;
 
   private assertUsable(): void {
     if (this.disposed) throw new Error(`${this.getClassName()} has been disposed`);
   }
 
   applyGradients(variableGradients: GradientInput): void {
+    this.step(variableGradients, true);
+  }
+
+  /**
+   * {@link applyGradients} without the non-finite check, for callers that checked what they
+   * pass (a wrapping optimizer checks gradients and statistics once per step).
+   */
+  applyCheckedGradients(variableGradients: GradientInput): void {
+    this.step(variableGradients, false);
+  }
+
+  private step(variableGradients: GradientInput, check: boolean): void {
     this.assertUsable();
     const entries = gradientEntries(variableGradients);
-    if (this.unchecked) this.checkLoadedSlots(entries.map((e) => e.variable));
+    const variables = entries.map((e) => e.variable);
+    this.slots.checkVariables(variables);
     if (
+      check &&
       !this.guard.admit(
         this.iterations,
         entries.map((e) => e.gradient),
       )
     )
       return;
+    this.slots.beginStep(variables);
+    const firstStep = this.iterations;
     this.incrementIterations();
-    const names = this.names;
-    entries.forEach(({ variable, gradient }, i) => {
-      let slots = this.slots[i];
-      if (slots == null) {
-        // (In a tidy: the filled tensor is only the variable's initial value.)
-        slots = names.map(() =>
-          tf.tidy(() => tf.variable(tf.fill(variable.shape, this.initialSlotValue()), false)),
-        );
-        this.slots[i] = slots;
-      }
-      tf.tidy(() => this.update(variable, gradient, slots));
-    });
-  }
-
-  private checkLoadedSlots(variables: tf.Variable[]): void {
-    const owner = this.getClassName();
-    if (this.slots.length !== variables.length) {
-      throw new Error(
-        `${owner}: the restored state has slots for ${this.slots.length} parameters, ` +
-          `this step updates ${variables.length}`,
+    for (const { variable, gradient } of entries) {
+      const slots = this.slots.slotsFor(variable, firstStep, this.initialSlotValue());
+      tf.tidy(() =>
+        this.update(variable, gradient, slots.values, this.iterations - slots.firstStep),
       );
     }
-    this.slots.forEach((slots, i) => {
-      for (const slot of slots) {
-        if (!tf.util.arraysEqual(slot.shape, variables[i]!.shape)) {
-          throw new Error(
-            `${owner}: the restored slot of parameter ${i} has shape [${slot.shape}], ` +
-              `its variable [${variables[i]!.shape}]`,
-          );
-        }
-      }
-    });
-    this.unchecked = false;
-  }
-
-  /** The step counter and every slot, named `${slot}/${parameter}`. */
-  override async getWeights(): Promise<NamedTensor[]> {
-    this.assertUsable();
-    const names = this.names;
-    const named = this.slots.flatMap((slots, i) =>
-      slots.map((tensor, s) => ({ name: `${names[s]}/${i}`, tensor })),
-    );
-    return [await this.saveIterations(), ...named];
   }
 
   /**
-   * Restores what {@link getWeights} produced: the step counter, then the slots in order with
-   * their names, the shapes of the current slots (or, before the first step, shapes checked
-   * against the variables on the next step), finite values. Copies are taken before anything is
-   * released.
+   * Throws unless a step may update `variables`; changes nothing. (Wrapping optimizers call it
+   * before their step changes any state.)
+   */
+  checkVariables(variables: readonly tf.Variable[]): void {
+    this.slots.checkVariables(variables);
+  }
+
+  /**
+   * Saves the state by the variables' positions in `model` (`model.trainableWeights`, then the
+   * non-trainable weights), so a saved state restores exactly whatever variables each step
+   * updates, and checks a restored state against the model's shapes. Optimizers built by name,
+   * and bases of the second-order optimizers, use their model's.
+   */
+  useModelOrder(model: tfl.LayersModel): void {
+    this.slots.useModelOrder(model);
+  }
+
+  /**
+   * The step counter, then every slot named `${slot}/${key}` (the key is the parameter's
+   * position: see {@link useModelOrder}), then `firstStep/${key}` (int32) for each parameter
+   * first updated after step 0.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    this.assertUsable();
+    return [await this.saveIterations(), ...this.slots.named()];
+  }
+
+  /**
+   * Restores what {@link getWeights} produced, validated first (names, shapes, finite values;
+   * a rejected state changes nothing), from copies. Also takes the state of tfjs's optimizer of
+   * the same slot names (e.g. `tf.train.momentum`'s `${variable}/momentum` for {@link SGD}).
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const { iterations, plan } = await this.plan(weightValues);
+    this.slots.restore(plan);
+    this.iterations_ = iterations;
+  }
+
+  /**
+   * Throws (naming the entry) unless {@link setWeights} would accept `weightValues`; changes
+   * nothing. (Wrapping optimizers validate their base's state before they change anything.)
+   */
+  async validateWeights(weightValues: NamedTensor[]): Promise<void> {
+    await this.plan(weightValues);
+  }
+
+  private async plan(weightValues: NamedTensor[]): Promise<{ iterations: number; plan: SlotPlan }> {
     this.assertUsable();
     const owner = this.getClassName();
     const [first, ...rest] = checkStateInput(owner, weightValues);
     const iterations = await checkIterations(owner, first);
-    const names = this.names;
-    const per = names.length;
-    if (per === 0 ? rest.length !== 0 : rest.length % per !== 0) {
-      throw new Error(
-        `${owner}.setWeights: expected ${per} slot(s) per parameter, got ${rest.length} tensors`,
-      );
-    }
-    rest.forEach(({ name, tensor }, k) => {
-      const expected = `${names[k % per]}/${Math.floor(k / per)}`;
-      if (name !== expected) {
-        throw new Error(`${owner}.setWeights: entry ${k + 1} must be '${expected}', got '${name}'`);
-      }
-      const current = this.slots[Math.floor(k / per)]?.[k % per];
-      if (current != null && !tf.util.arraysEqual(current.shape, tensor.shape)) {
-        throw new Error(
-          `${owner}.setWeights: '${name}' must have shape [${current.shape}], got [${tensor.shape}]`,
-        );
-      }
-    });
-    if (this.slots.length > 0 && rest.length !== this.slots.length * per) {
-      throw new Error(
-        `${owner}.setWeights: expected ${this.slots.length * per} slots, got ${rest.length}`,
-      );
-    }
-    await checkFinite(owner, rest);
-    const next: tf.Variable[][] = [];
-    for (let i = 0; i < rest.length; i += per) {
-      next.push(
-        rest.slice(i, i + per).map((w) => tf.tidy(() => tf.variable(tf.clone(w.tensor), false))),
-      );
-    }
-    this.disposeSlots();
-    this.slots = next;
-    this.unchecked = next.length > 0;
-    this.iterations_ = iterations;
+    return { iterations, plan: await this.slots.plan(rest, iterations) };
   }
 
   /** The learning rate and the declared options. */
@@ -199,14 +194,17 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     };
   }
 
-  private disposeSlots(): void {
-    for (const slots of this.slots) for (const v of slots) v.dispose();
-    this.slots = [];
-  }
-
   override dispose(): void {
     this.disposed = true;
-    this.disposeSlots();
+    this.slots.dispose();
     super.dispose();
   }
+}
+
+/**
+ * Whether `optimizer` is one of the library's first-order optimizers (by its prototype chain:
+ * `instanceof` on tfjs optimizer classes is duck-typed and true for any optimizer).
+ */
+export function isSlotOptimizer(optimizer: tf.Optimizer): optimizer is SlotOptimizer<OptionSpecs> {
+  return Object.prototype.isPrototypeOf.call(SlotOptimizer.prototype, optimizer);
 }

@@ -1,0 +1,144 @@
+/**
+ * The first-order optimizers keep each variable's slots with that variable when the set of
+ * variables changes between steps (gradual unfreezing, `minimize` with a `varList`), where tfjs's
+ * optimizers key them by position; and a saved state resumes exactly when the run continues with
+ * the variables of the step before the save.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Adagrad,
+  Adam,
+  AdamW,
+  disposeIterationCounters,
+  SGD,
+  type NamedTensor,
+} from '../../../src/index.js';
+import { randomTensor, useCpu } from '../../helpers.js';
+
+before(useCpu);
+
+const FACTORIES: Record<string, () => tf.Optimizer> = {
+  sgd: () => new SGD({ learningRate: 0.1, momentum: 0.9, weightDecay: 0.01 }),
+  'sgd nesterov': () => new SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true }),
+  adagrad: () => new Adagrad({ learningRate: 0.1 }),
+  adam: () => new Adam({ learningRate: 0.01 }),
+  adamw: () => new AdamW({ learningRate: 0.01, weightDecay: 0.1 }),
+};
+
+/** The gradient of variable `v` (0 or 1) at step `t`: the same shape for both. */
+const gradient = (v: number, t: number) => randomTensor([3, 2], 100 + 10 * v + t);
+
+/** Which variables step `t` updates: the second alone, then both, first one first. */
+const schedule = (t: number) => (t < 2 ? [1] : [0, 1]);
+
+function run(make: () => tf.Optimizer, steps: number[], variables: tf.Variable[]) {
+  const optimizer = make();
+  for (const t of steps) {
+    const grads = schedule(t).map((v) => ({ name: variables[v]!.name, tensor: gradient(v, t) }));
+    optimizer.applyGradients(grads);
+    tf.dispose(grads.map((g) => g.tensor));
+  }
+  return optimizer;
+}
+
+const start = () => [0, 1].map((v) => tf.variable(randomTensor([3, 2], 90 + v)));
+const read = (variables: tf.Variable[]) => variables.map((v) => Array.from(v.dataSync()));
+
+for (const [name, make] of Object.entries(FACTORIES)) {
+  test(`${name}: a variable joining later gets its own slots, not another's`, () => {
+    // Together from step 2, the second variable continues its own moments; the first starts
+    // fresh with its own step count (Adam's bias correction, as PyTorch's per-parameter step).
+    // Stepping them with separate optimizers gives the same.
+    const together = start();
+    run(make, [0, 1, 2, 3, 4], together).dispose();
+    const separate = start();
+    const second = make();
+    const first = make();
+    for (let t = 0; t < 5; t++) {
+      for (const v of schedule(t)) {
+        const grads = [{ name: separate[v]!.name, tensor: gradient(v, t) }];
+        (v === 0 ? first : second).applyGradients(grads);
+        tf.dispose(grads.map((g) => g.tensor));
+      }
+    }
+    assert.deepEqual(read(together), read(separate));
+    for (const o of [first, second]) o.dispose();
+    tf.dispose([...together, ...separate]);
+  });
+
+  test(`${name}: resumes exactly from a state saved after the variables changed`, async () => {
+    const reference = start();
+    run(make, [0, 1, 2, 3, 4], reference).dispose();
+    const resumed = start();
+    const before = run(make, [0, 1, 2], resumed);
+    const saved = await before.getWeights();
+    // The first variable joined at step 2 (saved first: the last step's order), so its first
+    // step is saved.
+    assert.deepEqual(
+      saved
+        .filter((w) => w.name.startsWith('firstStep/'))
+        .map((w) => [w.name, w.tensor.arraySync()]),
+      [['firstStep/0', 2]],
+    );
+    const state: NamedTensor[] = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+    disposeIterationCounters(saved);
+    before.dispose();
+    const after = make();
+    await after.setWeights(state);
+    tf.dispose(state.map((w) => w.tensor));
+    for (const t of [3, 4]) {
+      const grads = schedule(t).map((v) => ({ name: resumed[v]!.name, tensor: gradient(v, t) }));
+      after.applyGradients(grads);
+      tf.dispose(grads.map((g) => g.tensor));
+    }
+    assert.deepEqual(read(resumed), read(reference));
+    after.dispose();
+    tf.dispose([...reference, ...resumed]);
+  });
+}
+
+test('a restored state bound to a step with other variables is refused by name', async () => {
+  const variables = start();
+  const optimizer = run(FACTORIES.adam!, [0, 1, 2], variables);
+  const saved = await optimizer.getWeights();
+  const fresh = FACTORIES.adam!();
+  await fresh.setWeights(saved);
+  disposeIterationCounters(saved);
+  const grads = [{ name: variables[0]!.name, tensor: gradient(0, 3) }];
+  const before = read(variables);
+  assert.throws(
+    () => fresh.applyGradients(grads),
+    /Adam: the restored state has slots for 2 parameters, this step updates 1/,
+  );
+  assert.deepEqual(read(variables), before);
+  tf.dispose(grads.map((g) => g.tensor));
+  for (const o of [optimizer, fresh]) o.dispose();
+  tf.dispose(variables);
+});
+
+test('a bad firstStep entry is refused by name and changes nothing', async () => {
+  const variables = start();
+  const optimizer = run(FACTORIES.adam!, [0, 1, 2], variables);
+  const saved = await optimizer.getWeights();
+  const replaced = (name: string, tensor: tf.Tensor) =>
+    saved.map((w) => (w.name === 'firstStep/0' ? { name, tensor } : w));
+  const cases: Array<[NamedTensor[], RegExp]> = [
+    [
+      replaced('firstStep/0', tf.scalar(7, 'int32')),
+      /'firstStep\/0' must be an integer scalar in \[1, 3\]/,
+    ],
+    [replaced('firstStep/0', tf.scalar(1.5)), /must be an integer scalar/],
+    [replaced('firstStep/5', tf.scalar(1, 'int32')), /unexpected entry 'firstStep\/5'/],
+    [[...saved, { name: 'm/9', tensor: tf.zeros([3, 2]) }], /unexpected entry 'm\/9'/],
+  ];
+  const before = (await optimizer.getWeights()).map((w) => [w.name, w.tensor.arraySync()]);
+  for (const [state, message] of cases) {
+    await assert.rejects(optimizer.setWeights(state), message);
+  }
+  const after = (await optimizer.getWeights()).map((w) => [w.name, w.tensor.arraySync()]);
+  assert.deepEqual(after, before);
+  optimizer.dispose();
+  tf.dispose(variables);
+});
