@@ -435,6 +435,9 @@ test('sweep: a diverging value is a result: reported, recorded, taken as finishe
   const summary = readFileSync(join(out, 'summary.md'), 'utf8');
   assert.match(summary, /\| sgd lr=1000000 \(diverged in epoch 1\) \| 1000000 \| - \| - \|/);
   assert.match(summary, /Diverged runs .*\n\n- sgd lr=1000000, epoch 1: /);
+  // The steps the diverging epoch skipped are counted (the last column).
+  const row = /^\| sgd lr=1000000 \(diverged.*\| (\d+) \|$/m.exec(summary);
+  assert.ok(row != null && Number(row[1]) > 0, `skipped steps of the diverged run: ${row?.[1]}`);
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
     runs: Array<{ label: string; result: { diverged?: { epoch: number }; epochs: unknown[] } }>;
   };

@@ -602,7 +602,10 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
       } catch (e) {
         const reason = (e as Error).message;
         const diverged = { epoch, reason };
-        throw new RunDiverged(reason, { ...result(epochs), diverged }, plan.settings);
+        // The diverging epoch is not kept, but the steps it skipped count.
+        const before = result(epochs);
+        const skippedSteps = before.skippedSteps + skipped;
+        throw new RunDiverged(reason, { ...before, skippedSteps, diverged }, plan.settings);
       }
       epochs.push(record);
       config.onEpoch?.(record);
