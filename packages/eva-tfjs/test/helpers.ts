@@ -514,3 +514,17 @@ export async function optimizerSnapshot(optimizer: tf.Optimizer) {
   disposeIterationCounters(weights);
   return copy;
 }
+
+/** `model.save` with its optimizer, into memory (for `tf.loadLayersModel(tf.io.fromMemory(...))`). */
+export async function saveToMemory(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | null = null;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
+  assert.ok(saved != null);
+  return saved;
+}

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { isSlotOptimizer } from './first-order/slot-optimizer.js';
 import { optimizerNames } from './registry.js';
 import { decodeOptions, DetachedOptimizer, type WrappedOptimizerClass } from './serialization.js';
 
@@ -26,7 +27,9 @@ function registeredClass(className: string): {
  * optimizer (class, options, base optimizer) on `model`, restores its saved state and installs
  * it as `model.optimizer`, so `model.fit` continues exactly as the saved run would have. Returns
  * the optimizer. `overrides` replace saved options (required for options that were functions).
- * A model whose optimizer is already attached (or first-order) is returned as it is.
+ * A model whose optimizer is already attached is returned as it is; a first-order optimizer of
+ * the library (which tfjs rebuilds itself) is given the model, so its state follows the model's
+ * variables as when it was saved.
  *
  * ```ts
  * const model = await tf.loadLayersModel('file://run/model.json');
@@ -48,6 +51,11 @@ export async function attachOptimizer(
     throw new Error(
       'attachOptimizer: the model has no optimizer (was it saved with includeOptimizer: true?)',
     );
+  }
+  // A first-order optimizer of the library, rebuilt by tfjs: its state is keyed by the model.
+  if (isSlotOptimizer(detached)) {
+    detached.useModelOrder(model);
+    return detached;
   }
   // (`instanceof` cannot tell: tfjs's Optimizer accepts any optimizer-like object.)
   if (detached.constructor !== DetachedOptimizer) return detached;

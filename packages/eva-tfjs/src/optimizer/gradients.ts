@@ -50,9 +50,15 @@ export function gradientEntries(input: GradientInput): GradientEntry[] {
 
 /**
  * Releases the step counters in a `getWeights()` result: tfjs optimizers create the `iter`
- * tensor afresh on every call (our wrappers also return the base's as `base/iter`), while every
- * other entry is live optimizer state that must not be disposed.
+ * tensor afresh on every call (our wrappers also return the base's as `base/iter`), and the
+ * library's first-order optimizers the step counts of parameters that missed steps
+ * (`step/<key>`), while every other entry is live optimizer state that must not be disposed.
  */
 export function disposeIterationCounters(weights: NamedTensor[]): void {
-  for (const w of weights) if (w.name === 'iter' || w.name.endsWith('/iter')) w.tensor.dispose();
+  for (const w of weights) if (isStepCounter(w.name)) w.tensor.dispose();
+}
+
+/** Whether a `getWeights()` entry is a step counter created afresh for the call. */
+export function isStepCounter(name: string): boolean {
+  return name === 'iter' || name.endsWith('/iter') || /(^|\/)step\/\d+$/.test(name);
 }

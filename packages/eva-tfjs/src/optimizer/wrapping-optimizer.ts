@@ -654,7 +654,15 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     await checkIterations(owner, iter && { ...iter, name: `base/${iter.name}` }, 'base/iter');
     if (isSlotOptimizer(this.base)) {
       // Keyed by the model's variables (see the constructor): it checks everything itself.
-      await this.base.validateWeights(base);
+      try {
+        await this.base.validateWeights(base);
+      } catch (e) {
+        throw new Error(
+          `${this.algorithm.name}.setWeights: in its base optimizer's state (entries 'base/...'): ` +
+            (e as Error).message,
+          { cause: e },
+        );
+      }
       return;
     }
     const all = await this.base.getWeights();

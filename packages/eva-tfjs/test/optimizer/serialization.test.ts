@@ -17,7 +17,7 @@ import {
   SGD,
 } from '../../src/index.js';
 import { createAutoencoder, initializeLikePyTorch } from '@eva-tfjs/experiments';
-import { randomTensor, useCpu } from '../helpers.js';
+import { randomTensor, saveToMemory, useCpu } from '../helpers.js';
 
 before(useCpu);
 
@@ -25,19 +25,6 @@ function modelFor(seed: number): tf.Sequential {
   const model = createAutoencoder(12, [8, 3, 8]);
   initializeLikePyTorch(model, seed);
   return model;
-}
-
-async function save(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | null = null;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: true },
-  );
-  assert.ok(saved != null);
-  return saved;
 }
 
 const fitOptions = { batchSize: 16, epochs: 2, verbose: 0 as const, shuffle: false };
@@ -53,7 +40,7 @@ async function roundTrip(name: string, options: Record<string, unknown> = {}) {
   });
   model.compile({ optimizer, loss: 'meanSquaredError' });
   await model.fit(x, x, fitOptions);
-  const artifacts = await save(model);
+  const artifacts = await saveToMemory(model);
   await model.fit(x, x, fitOptions);
   const expected = model.getWeights().map((w) => w.arraySync());
 
@@ -121,7 +108,7 @@ test('a loaded wrapped optimizer refuses to train until attached, and saves agai
     loaded.fit(x, x, fitOptions),
     /Eva was loaded from a saved model.*attachOptimizer\(model\)/,
   );
-  const again = await save(loaded);
+  const again = await saveToMemory(loaded);
   assert.deepEqual(again.trainingConfig, artifacts.trainingConfig);
   assert.deepEqual(
     again.weightSpecs?.filter((s) => s.group === 'optimizer').map((s) => [s.name, s.shape]),
@@ -149,7 +136,7 @@ test('layer names in options survive saving; function options must be given agai
   model.compile({ optimizer: eva, loss: 'meanSquaredError' });
   const x = randomTensor([16, 12], 2);
   await model.fit(x, x, fitOptions);
-  const loaded = await tf.loadLayersModel(tf.io.fromMemory(await save(model)));
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory(await saveToMemory(model)));
   await assert.rejects(
     attachOptimizer(loaded),
     /Eva: option 'damping' was a function when the model was saved.*attachOptimizer\(model, \{ damping: \.\.\. \}\)/,

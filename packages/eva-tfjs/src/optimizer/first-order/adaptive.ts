@@ -2,7 +2,7 @@
  * Adagrad, Adam and AdamW with PyTorch's formulas and defaults, so that the paper's first-order
  * baselines behave here as they did there: L2 weight decay is added to the gradient (Adagrad,
  * Adam), AdamW decays the weights directly (`w -= lr * wd * w`, decoupled; tfjs has no AdamW).
- * State: one or two slot variables per parameter, by position, as tfjs's optimizers keep them.
+ * State: one or two slot variables per parameter, kept with their variable (see parameter-slots.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {

@@ -11,7 +11,7 @@ import { NonFiniteGuard } from '../non-finite.js';
 import {
   checkLearningRate,
   checkNumber,
-  positive,
+  nonNegative,
   validateOptions,
   type NonFinitePolicy,
   type OptionSpecs,
@@ -20,6 +20,8 @@ import {
 import { withoutCustomObjects } from '../serialization.js';
 import { checkIterations, checkStateInput } from '../state-checks.js';
 import { ParameterSlotTable, type SlotPlan } from './parameter-slots.js';
+
+type S0 = OptionSpecs;
 
 /** Base class of the first-order optimizers. */
 export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer {
@@ -52,8 +54,15 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    return new cls(withoutCustomObjects(config));
+    const { modelOrder, ...options } = withoutCustomObjects(config);
+    const optimizer = new cls(options);
+    // Its saved state, restored next, is keyed by model positions: `useModelOrder` binds it.
+    if (modelOrder === true) (optimizer as unknown as SlotOptimizer<S0>).savedByModel = true;
+    return optimizer;
   }
+
+  /** Whether the state it is given was saved by model positions (see {@link fromConfig}). */
+  private savedByModel = false;
 
   private get names(): readonly string[] {
     return typeof this.slotNames === 'function' ? this.slotNames(this.values) : this.slotNames;
@@ -64,9 +73,12 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     return this.guard.skippedSteps;
   }
 
-  /** Sets the learning rate used from the next step on (for schedules). */
+  /**
+   * Sets the learning rate used from the next step on (for schedules; 0, which a schedule may
+   * reach, leaves the weights as they are).
+   */
   setLearningRate(learningRate: number): void {
-    this.learningRate = checkNumber('learningRate', learningRate, positive);
+    this.learningRate = checkNumber('learningRate', learningRate, nonNegative);
   }
 
   /** The current learning rate. */
@@ -82,7 +94,7 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
   /**
    * One update of `variable` from `gradient` with its slots (in slot-name order); runs inside a
    * tidy. `step` is the 1-based count of this parameter's updates (as PyTorch's per-parameter
-   * `step`): the optimizer's `iterations` unless the parameter joined later.
+   * `step`): the optimizer's `iterations` unless the parameter missed steps.
    */
   protected abstract update(
     variable: tf.Variable,
@@ -121,13 +133,11 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     )
       return;
     this.slots.beginStep(variables);
-    const firstStep = this.iterations;
     this.incrementIterations();
+    const initial = this.initialSlotValue();
     for (const { variable, gradient } of entries) {
-      const slots = this.slots.slotsFor(variable, firstStep, this.initialSlotValue());
-      tf.tidy(() =>
-        this.update(variable, gradient, slots.values, this.iterations - slots.firstStep),
-      );
+      const { values, steps } = this.slots.update(variable, initial);
+      tf.tidy(() => this.update(variable, gradient, values, steps));
     }
   }
 
@@ -140,23 +150,25 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
   }
 
   /**
-   * Saves the state by the variables' positions in `model` (`model.trainableWeights`, then the
-   * non-trainable weights), so a saved state restores exactly whatever variables each step
-   * updates, and checks a restored state against the model's shapes. Optimizers built by name,
-   * and bases of the second-order optimizers, use their model's.
+   * Saves the state by the variables' positions among `model`'s variables that can train (as
+   * if no layer were frozen), so a saved state restores exactly whatever variables each step
+   * updates and whatever is frozen when, and checks a restored state against the model's
+   * shapes. Optimizers built by name, and bases of the second-order optimizers, use their
+   * model's. Call it before `setWeights`.
    */
   useModelOrder(model: tfl.LayersModel): void {
-    this.slots.useModelOrder(model);
+    this.slots.useModelOrder(model, this.savedByModel);
   }
 
   /**
    * The step counter, then every slot named `${slot}/${key}` (the key is the parameter's
-   * position: see {@link useModelOrder}), then `firstStep/${key}` (int32) for each parameter
-   * first updated after step 0.
+   * position: see {@link useModelOrder}), then `step/${key}` for each parameter whose number
+   * of updates differs from the step counter. The counters (`iter`, `step/...`) are fresh
+   * tensors the caller disposes (`disposeIterationCounters`); the slots are live state.
    */
   override async getWeights(): Promise<NamedTensor[]> {
     this.assertUsable();
-    return [await this.saveIterations(), ...this.slots.named()];
+    return [await this.saveIterations(), ...this.slots.named(this.iterations)];
   }
 
   /**
@@ -191,6 +203,8 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     return {
       learningRate: this.learningRate,
       ...(this.values as unknown as tf.serialization.ConfigDict),
+      // Restored by `tf.loadLayersModel`, it keys the state by the model once given it.
+      ...(this.slots.keyedByModel ? { modelOrder: true } : {}),
     };
   }
 

@@ -30,8 +30,12 @@ const FACTORIES: Record<string, () => tf.Optimizer> = {
 /** The gradient of variable `v` (0 or 1) at step `t`: the same shape for both. */
 const gradient = (v: number, t: number) => randomTensor([3, 2], 100 + 10 * v + t);
 
-/** Which variables step `t` updates: the second alone, then both, first one first. */
-const schedule = (t: number) => (t < 2 ? [1] : [0, 1]);
+/**
+ * Which variables step `t` updates: the second alone, then both (first one first), the first
+ * alone at step 3, then both.
+ */
+const schedule = (t: number) => (t < 2 ? [1] : t === 3 ? [0] : [0, 1]);
+const STEPS = [0, 1, 2, 3, 4, 5, 6];
 
 function run(make: () => tf.Optimizer, steps: number[], variables: tf.Variable[]) {
   const optimizer = make();
@@ -48,15 +52,15 @@ const read = (variables: tf.Variable[]) => variables.map((v) => Array.from(v.dat
 
 for (const [name, make] of Object.entries(FACTORIES)) {
   test(`${name}: a variable joining later gets its own slots, not another's`, () => {
-    // Together from step 2, the second variable continues its own moments; the first starts
-    // fresh with its own step count (Adam's bias correction, as PyTorch's per-parameter step).
+    // The first variable joins at step 2 with fresh slots; each counts its own updates (Adam's
+    // bias correction, as PyTorch's per-parameter step), also across the second's missed step 3.
     // Stepping them with separate optimizers gives the same.
     const together = start();
-    run(make, [0, 1, 2, 3, 4], together).dispose();
+    run(make, STEPS, together).dispose();
     const separate = start();
     const second = make();
     const first = make();
-    for (let t = 0; t < 5; t++) {
+    for (const t of STEPS) {
       for (const v of schedule(t)) {
         const grads = [{ name: separate[v]!.name, tensor: gradient(v, t) }];
         (v === 0 ? first : second).applyGradients(grads);
@@ -69,18 +73,20 @@ for (const [name, make] of Object.entries(FACTORIES)) {
   });
 
   test(`${name}: resumes exactly from a state saved after the variables changed`, async () => {
+    // Saved after step 4 (both variables), resumed with both: without a model the state is
+    // bound to the next step's variables in the order of the last step before the save.
     const reference = start();
-    run(make, [0, 1, 2, 3, 4], reference).dispose();
+    run(make, STEPS, reference).dispose();
     const resumed = start();
-    const before = run(make, [0, 1, 2], resumed);
+    const before = run(make, [0, 1, 2, 3, 4], resumed);
     const saved = await before.getWeights();
-    // The first variable joined at step 2 (saved first: the last step's order), so its first
-    // step is saved.
+    // Both missed steps (5 so far): the first was updated 3 times, the second 4.
     assert.deepEqual(
-      saved
-        .filter((w) => w.name.startsWith('firstStep/'))
-        .map((w) => [w.name, w.tensor.arraySync()]),
-      [['firstStep/0', 2]],
+      saved.filter((w) => w.name.startsWith('step/')).map((w) => [w.name, w.tensor.arraySync()]),
+      [
+        ['step/0', 3],
+        ['step/1', 4],
+      ],
     );
     const state: NamedTensor[] = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
     disposeIterationCounters(saved);
@@ -88,7 +94,7 @@ for (const [name, make] of Object.entries(FACTORIES)) {
     const after = make();
     await after.setWeights(state);
     tf.dispose(state.map((w) => w.tensor));
-    for (const t of [3, 4]) {
+    for (const t of [5, 6]) {
       const grads = schedule(t).map((v) => ({ name: resumed[v]!.name, tensor: gradient(v, t) }));
       after.applyGradients(grads);
       tf.dispose(grads.map((g) => g.tensor));
@@ -118,19 +124,16 @@ test('a restored state bound to a step with other variables is refused by name',
   tf.dispose(variables);
 });
 
-test('a bad firstStep entry is refused by name and changes nothing', async () => {
+test('a bad step count is refused by name and changes nothing', async () => {
   const variables = start();
   const optimizer = run(FACTORIES.adam!, [0, 1, 2], variables);
   const saved = await optimizer.getWeights();
   const replaced = (name: string, tensor: tf.Tensor) =>
-    saved.map((w) => (w.name === 'firstStep/0' ? { name, tensor } : w));
+    saved.map((w) => (w.name === 'step/0' ? { name, tensor } : w));
   const cases: Array<[NamedTensor[], RegExp]> = [
-    [
-      replaced('firstStep/0', tf.scalar(7, 'int32')),
-      /'firstStep\/0' must be an integer scalar in \[1, 3\]/,
-    ],
-    [replaced('firstStep/0', tf.scalar(1.5)), /must be an integer scalar/],
-    [replaced('firstStep/5', tf.scalar(1, 'int32')), /unexpected entry 'firstStep\/5'/],
+    [replaced('step/0', tf.scalar(7, 'int32')), /'step\/0' must be an integer scalar in \[1, 3\]/],
+    [replaced('step/0', tf.scalar(1.5)), /must be an integer scalar/],
+    [replaced('step/5', tf.scalar(1, 'int32')), /unexpected entry 'step\/5'/],
     [[...saved, { name: 'm/9', tensor: tf.zeros([3, 2]) }], /unexpected entry 'm\/9'/],
   ];
   const before = (await optimizer.getWeights()).map((w) => [w.name, w.tensor.arraySync()]);
@@ -141,4 +144,30 @@ test('a bad firstStep entry is refused by name and changes nothing', async () =>
   assert.deepEqual(after, before);
   optimizer.dispose();
   tf.dispose(variables);
+});
+
+test('step counts in getWeights are fresh tensors that disposeIterationCounters releases', async () => {
+  const variables = start();
+  const optimizer = run(FACTORIES.adam!, [0, 1, 2, 3], variables);
+  const first = await optimizer.getWeights();
+  assert.ok(first.some((w) => w.name.startsWith('step/')));
+  disposeIterationCounters(first);
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 20; i++) disposeIterationCounters(await optimizer.getWeights());
+  assert.equal(tf.memory().numTensors, tensors);
+  optimizer.dispose();
+  tf.dispose(variables);
+});
+
+test('a schedule may set the learning rate to 0: the weights stay', () => {
+  const variables = start();
+  const optimizer = run(FACTORIES.sgd!, [0], variables) as SGD;
+  optimizer.setLearningRate(0);
+  const before = read(variables);
+  const grads = [{ name: variables[1]!.name, tensor: gradient(1, 1) }];
+  optimizer.applyGradients(grads);
+  assert.deepEqual(read(variables), before);
+  assert.throws(() => optimizer.setLearningRate(-1), /learningRate.*>= 0/);
+  tf.dispose([...variables, ...grads.map((g) => g.tensor)]);
+  optimizer.dispose();
 });
