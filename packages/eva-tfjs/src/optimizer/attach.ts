@@ -28,8 +28,8 @@ function registeredClass(className: string): {
  * it as `model.optimizer`, so `model.fit` continues exactly as the saved run would have. Returns
  * the optimizer. `overrides` replace saved options (required for options that were functions).
  * A model whose optimizer is already attached is returned as it is; a first-order optimizer of
- * the library (which tfjs rebuilds itself) is given the model, so its state follows the model's
- * variables as when it was saved.
+ * the library (which tfjs rebuilds itself) is given the model when it was saved with one (built
+ * by name), so its state follows the model's variables as when it was saved.
  *
  * ```ts
  * const model = await tf.loadLayersModel('file://run/model.json');
@@ -54,7 +54,8 @@ export async function attachOptimizer(
   }
   // A first-order optimizer of the library, rebuilt by tfjs: its state is keyed by the model.
   if (isSlotOptimizer(detached)) {
-    detached.useModelOrder(model);
+    // (One saved without a model keeps binding its state to the next step's variables.)
+    if (detached.canUseModelOrder()) detached.useModelOrder(model);
     return detached;
   }
   // (`instanceof` cannot tell: tfjs's Optimizer accepts any optimizer-like object.)

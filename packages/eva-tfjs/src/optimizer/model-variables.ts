@@ -20,13 +20,15 @@ export interface ModelVariable {
   /** The layer-relative name, e.g. `dense_1/kernel`, for messages. */
   readonly path: string;
   readonly shape: readonly number[];
+  /** Whether it was trainable (its layer not frozen) when the optimizer was built. */
+  readonly trainable: boolean;
 }
 
 /**
- * The model's variables that can train (frozen layers' included, so that they are
- * preconditioned once unfrozen), by tf variable name.
+ * The model's variables that can train (frozen layers' included, marked), by tf variable name.
  */
 export function modelVariables(model: tfl.LayersModel): Map<string, ModelVariable> {
+  const trainable = new Set(model.trainableWeights.map((w) => (w.read() as tf.Variable).name));
   return new Map<string, ModelVariable>(
     trainableCapableWeights(model).map((w, index) => {
       const variable = w.read() as tf.Variable;
@@ -35,6 +37,7 @@ export function modelVariables(model: tfl.LayersModel): Map<string, ModelVariabl
         name: variable.name,
         path: w.originalName,
         shape: variable.shape,
+        trainable: trainable.has(variable.name),
       };
       return [variable.name, entry];
     }),
@@ -49,6 +52,9 @@ type LayerWeight = tfl.LayersModel['trainableWeights'][number];
  * were trainable: the same list whatever `layer.trainable` flags are set now (frozen layers
  * included, non-trainable weights such as BatchNorm's moving statistics not), so positions in
  * it are stable across freezing and unfreezing and across processes that build the same model.
+ * Each layer's weights come in the order of `layer.weights` (trainable ones first, whatever the
+ * flags), kept when tfjs-layers lists them among the trainable weights of the layer or of one
+ * it wraps (an RNN's cell, a TimeDistributed or Bidirectional layer's) or they train now.
  */
 export function trainableCapableWeights(model: tfl.LayersModel): LayerWeight[] {
   const weights: LayerWeight[] = [];
@@ -58,15 +64,45 @@ export function trainableCapableWeights(model: tfl.LayersModel): LayerWeight[] {
       for (const inner of nested) visit(inner);
       return;
     }
-    // tfjs-layers keeps a layer's trainable weights here whatever its flag (the getter filters).
-    const own = (layer as unknown as { _trainableWeights?: LayerWeight[] })._trainableWeights;
-    weights.push(...(own ?? layer.trainableWeights));
+    const capable = new Set<LayerWeight>();
+    collectTrainable(layer, capable, new Set());
+    for (const w of layer.weights) if (capable.has(w) || w.trainable) weights.push(w);
   };
   for (const layer of model.layers) visit(layer);
   return weights;
 }
 
+/** The weights tfjs-layers holds as trainable (whatever the flag) in `layer` and those it wraps. */
+function collectTrainable(layer: unknown, into: Set<LayerWeight>, seen: Set<unknown>): void {
+  if (layer == null || typeof layer !== 'object' || seen.has(layer)) return;
+  seen.add(layer);
+  const l = layer as Record<string, unknown>;
+  // tfjs-layers keeps a layer's trainable weights here whatever its flag (the getter filters).
+  for (const w of (l._trainableWeights as LayerWeight[] | undefined) ?? []) into.add(w);
+  for (const key of ['cell', 'layer', 'forwardLayer', 'backwardLayer']) {
+    collectTrainable(l[key], into, seen);
+  }
+  for (const cell of (l.cells as unknown[] | undefined) ?? []) collectTrainable(cell, into, seen);
+}
+
 /** The tf variables of {@link trainableCapableWeights}. */
 export function trainableCapableVariables(model: tfl.LayersModel): tf.Variable[] {
   return trainableCapableWeights(model).map((w) => w.read() as tf.Variable);
+}
+
+const warnedFrozen = new Set<string>();
+
+/**
+ * Warns once per variable that `owner` keeps no state for because its layer was frozen when the
+ * optimizer was built, so it gets its plain gradient (Shampoo, M-FAC).
+ */
+export function warnFrozenAtConstruction(owner: string, variables: readonly ModelVariable[]): void {
+  for (const v of variables) {
+    if (v.trainable || warnedFrozen.has(`${owner}/${v.name}`)) continue;
+    warnedFrozen.add(`${owner}/${v.name}`);
+    console.warn(
+      `${owner}: '${v.path}' was frozen when the optimizer was built, so it keeps its plain ` +
+        'gradient; build the optimizer after unfreezing to precondition it',
+    );
+  }
 }

@@ -19,7 +19,7 @@ import type {
   VariableGradient,
 } from '../optimizer/algorithm.js';
 import type { NamedTensor } from '../optimizer/gradients.js';
-import type { ModelVariable } from '../optimizer/model-variables.js';
+import { warnFrozenAtConstruction, type ModelVariable } from '../optimizer/model-variables.js';
 import {
   defineOptions,
   positive,
@@ -300,7 +300,9 @@ export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> 
   grafting: 'none',
   decayBeforeTransform: true,
   createState(variables, { m, maxWindowBytes }) {
-    const order = [...variables].sort((a, b) => a.index - b.index);
+    // Over the variables trainable now (a frozen backbone would multiply the window's memory):
+    // layers unfrozen later keep their gradient.
+    const order = variables.filter((v) => v.trainable).sort((a, b) => a.index - b.index);
     const size = order.reduce((n, v) => n + sizeOf(v.shape), 0);
     const bytes = m * size * 4;
     if (bytes > maxWindowBytes) {
@@ -313,6 +315,10 @@ export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> 
     return new GradientWindow(m, order);
   },
   updateStatistics(window, gradients) {
+    warnFrozenAtConstruction(
+      'MFAC',
+      gradients.map((g) => g.modelVariable),
+    );
     const g = window.flatGradient(gradients);
     try {
       window.add(g);

@@ -25,7 +25,7 @@ import {
   checkWaitingResults,
   DeferredMatrixFunctions,
 } from '../optimizer/deferred-matrix-functions.js';
-import type { ModelVariable } from '../optimizer/model-variables.js';
+import { warnFrozenAtConstruction, type ModelVariable } from '../optimizer/model-variables.js';
 import {
   defineOptions,
   nonNegative,
@@ -339,16 +339,34 @@ export class ShampooState extends StateSlots<ModelVariable> {
 
   /** The gradients this state preconditions, each with its layout. */
   preconditioned(gradients: VariableGradient[]) {
+    warnFrozenAtConstruction(
+      'Shampoo',
+      gradients.map((g) => g.modelVariable),
+    );
     return gradients.flatMap((g) => {
       const layout = this.layouts.get(g.name);
       return layout == null ? [] : [{ ...g, layout }];
     });
   }
 
-  /** Also refuses a state saved with the other `rootWorker` setting, saying so. */
+  /**
+   * Also refuses a state saved with the other `rootWorker` setting, saying so, and one without
+   * some preconditioned tensor's statistics (they exist from construction on: a state saved
+   * by a Shampoo built with other layers frozen).
+   */
   override validate(state: Map<string, tf.Tensor>): void {
     checkWaitingResults('Shampoo', 'rootWorker', this.rootWorker, state, /^root/);
     super.validate(state);
+    if (state.size === 0) return;
+    for (const { variable, block, axis } of this.rooted) {
+      const name = `shampoo/${variable.index}/stat${block}_${axis}`;
+      if (!state.has(name)) {
+        throw new Error(
+          `Shampoo.setWeights: the state lacks '${name}' (for '${variable.path}'); it was saved ` +
+            'by a Shampoo that did not precondition this tensor (built with other layers frozen?)',
+        );
+      }
+    }
   }
 
   /**
@@ -382,8 +400,10 @@ export const shampooAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, ShampooState>
       );
     }
     const layouts = new Map<string, BlockLayout>();
+    // The variables trainable now (statistics of a frozen backbone would cost memory for
+    // nothing): layers unfrozen later keep their (grafted) gradient.
     for (const v of variables) {
-      if (preconditionsShape(v.shape, blockSize)) {
+      if (v.trainable && preconditionsShape(v.shape, blockSize)) {
         layouts.set(v.name, blockLayout(v.shape, blockSize));
       }
     }

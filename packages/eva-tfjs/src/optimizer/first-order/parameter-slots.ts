@@ -83,6 +83,11 @@ export class ParameterSlotTable {
     return this.order != null;
   }
 
+  /** Whether it holds a restored state not yet bound to variables. */
+  get hasUnboundState(): boolean {
+    return this.unbound().length > 0;
+  }
+
   /**
    * Keys the saved state by the variables' positions in `model` (see the module notes). A
    * restored state not yet bound to variables must have been saved so (`savedByModel`, which
@@ -146,8 +151,10 @@ export class ParameterSlotTable {
     if (this.order == null && unbound.length !== variables.length) {
       throw new Error(
         `${owner}: the restored state has slots for ${unbound.length} parameters, ` +
-          `this step updates ${variables.length} (a state is bound to the variables of the ` +
-          'first step after setWeights, in order)',
+          `this step updates ${variables.length}. Without a model a state is bound to the ` +
+          "variables of the first step after setWeights, in the order of the save's last step; " +
+          'an optimizer built by name (createOptimizerByName), or given its model after ' +
+          'tf.loadLayersModel (attachOptimizer), follows the model instead',
       );
     }
     fresh.slice(0, unbound.length).forEach((variable, i) => {
@@ -252,7 +259,9 @@ export class ParameterSlotTable {
     const stepsAt = all.findIndex((w) => w.name.startsWith(`${STEP}/`));
     const slotEntries = this.fromTfjsLayout(stepsAt < 0 ? [...all] : all.slice(0, stepsAt));
     if (per === 0 ? slotEntries.length !== 0 : slotEntries.length % per !== 0) {
-      throw new Error(`${owner}: expected ${per} slot(s) per parameter, got ${all.length} tensors`);
+      throw new Error(
+        `${owner}: expected ${per} slot(s) per parameter, got ${slotEntries.length} slot tensors`,
+      );
     }
     const count = per === 0 ? 0 : slotEntries.length / per;
     const held = this.order == null ? this.saved() : [];

@@ -161,6 +161,14 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
   }
 
   /**
+   * Whether {@link useModelOrder} can take `model` now: not while it holds a restored state
+   * saved without a model and not yet bound to variables.
+   */
+  canUseModelOrder(): boolean {
+    return this.savedByModel || !this.slots.hasUnboundState;
+  }
+
+  /**
    * The step counter, then every slot named `${slot}/${key}` (the key is the parameter's
    * position: see {@link useModelOrder}), then `step/${key}` for each parameter whose number
    * of updates differs from the step counter. The counters (`iter`, `step/...`) are fresh
