@@ -145,7 +145,8 @@ curves() {
 # each optimizer's lr swept, then the best run of each side by side (no retraining).
 CNN="--model vgg --data fashion-mnist --train-limit 6000 --test-limit 2000 --batch-size 128"
 cnn() {
-  # SGD and Eva were best at 0.1, the grid's edge: 0.3 added (resumable: the others are kept).
+  # SGD and Eva were best at 0.1, the grid's edge: 0.3 added. To extend a finished sweep, delete
+  # its results.json: --resume takes the finished runs from their checkpoints.
   for o in sgd:0.01,0.03,0.1,0.3 eva:0.01,0.03,0.1,0.3 kfac:0.01,0.03,0.1; do
     interval=""
     [ "${o%%:*}" = kfac ] && interval="--inv-update-freq 10"
