@@ -52,9 +52,9 @@ type LayerWeight = tfl.LayersModel['trainableWeights'][number];
  * were trainable: the same list whatever `layer.trainable` flags are set now (frozen layers
  * included, non-trainable weights such as BatchNorm's moving statistics not), so positions in
  * it are stable across freezing and unfreezing and across processes that build the same model.
- * Each layer's weights come in the order of `layer.weights` (trainable ones first, whatever the
- * flags), kept when tfjs-layers lists them among the trainable weights of the layer or of one
- * it wraps (an RNN's cell, a TimeDistributed or Bidirectional layer's) or they train now.
+ * Layers are walked as tfjs-layers lists their trainable weights: a Bidirectional layer's
+ * forward then backward layer, a wrapper's layer, an RNN's cell or cells, else the layer's own
+ * trainable weights whatever its flag; weights of other kinds of layer count when they train now.
  */
 export function trainableCapableWeights(model: tfl.LayersModel): LayerWeight[] {
   const weights: LayerWeight[] = [];
@@ -64,25 +64,36 @@ export function trainableCapableWeights(model: tfl.LayersModel): LayerWeight[] {
       for (const inner of nested) visit(inner);
       return;
     }
-    const capable = new Set<LayerWeight>();
-    collectTrainable(layer, capable, new Set());
-    for (const w of layer.weights) if (capable.has(w) || w.trainable) weights.push(w);
+    const own: LayerWeight[] = [];
+    collectTrainable(layer, own, new Set());
+    const listed = new Set(own);
+    // Weights the walk does not reach (a layer kind it does not know) count when they train.
+    weights.push(...own, ...layer.weights.filter((w) => w.trainable && !listed.has(w)));
   };
   for (const layer of model.layers) visit(layer);
   return weights;
 }
 
-/** The weights tfjs-layers holds as trainable (whatever the flag) in `layer` and those it wraps. */
-function collectTrainable(layer: unknown, into: Set<LayerWeight>, seen: Set<unknown>): void {
+/** The trainable weights (whatever the flags) of `layer` and those it wraps, in tfjs's order. */
+function collectTrainable(layer: unknown, into: LayerWeight[], seen: Set<unknown>): void {
   if (layer == null || typeof layer !== 'object' || seen.has(layer)) return;
   seen.add(layer);
   const l = layer as Record<string, unknown>;
-  // tfjs-layers keeps a layer's trainable weights here whatever its flag (the getter filters).
-  for (const w of (l._trainableWeights as LayerWeight[] | undefined) ?? []) into.add(w);
-  for (const key of ['cell', 'layer', 'forwardLayer', 'backwardLayer']) {
-    collectTrainable(l[key], into, seen);
+  const inner = [
+    l.forwardLayer,
+    l.backwardLayer,
+    l.layer,
+    l.cell,
+    ...((l.cells as unknown[]) ?? []),
+  ];
+  if (inner.some((x) => x != null)) {
+    for (const x of inner) collectTrainable(x, into, seen);
+    return;
   }
-  for (const cell of (l.cells as unknown[] | undefined) ?? []) collectTrainable(cell, into, seen);
+  // tfjs-layers keeps a layer's trainable weights here whatever its flag (the getter filters).
+  for (const w of (l._trainableWeights as LayerWeight[] | undefined) ?? []) {
+    if (!into.includes(w)) into.push(w);
+  }
 }
 
 /** The tf variables of {@link trainableCapableWeights}. */

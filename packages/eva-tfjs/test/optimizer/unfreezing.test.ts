@@ -116,23 +116,52 @@ for (const [name, options] of CASES) {
 }
 
 test('the weights that can train are listed alike whatever is frozen (RNN, wrappers, BatchNorm)', () => {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4 }), inputShape: [5, 3] }),
-      tf.layers.batchNormalization(),
-      tf.layers.bidirectional({
-        layer: tf.layers.lstm({ units: 2, returnSequences: true }) as never,
-      }),
-      tf.layers.gru({ units: 3 }),
-      tf.layers.dense({ units: 2 }),
+  const build = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4 }), inputShape: [5, 3] }),
+        tf.layers.batchNormalization(),
+        tf.layers.bidirectional({
+          layer: tf.layers.lstm({ units: 2, returnSequences: true }) as never,
+        }),
+        tf.layers.rnn({
+          cell: [tf.layers.lstmCell({ units: 2 }), tf.layers.gruCell({ units: 2 })],
+          returnSequences: true,
+        }),
+        tf.layers.gru({ units: 3 }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
+  const names = (model: tf.LayersModel) => trainableCapableVariables(model).map((v) => v.name);
+  const freezers: Array<[string, (model: tf.Sequential) => void]> = [
+    ...[0, 1, 2, 3, 4, 5].map((i): [string, (model: tf.Sequential) => void] => [
+      `layer ${i}`,
+      (model) => {
+        model.layers[i]!.trainable = false;
+      },
+    ]),
+    // Inside wrappers: tfjs lists a wrapper's weights trainable first, which reorders them.
+    [
+      "the Bidirectional's forward layer",
+      (model) => {
+        (model.layers[2] as unknown as { forwardLayer: tf.layers.Layer }).forwardLayer.trainable =
+          false;
+      },
     ],
-  });
-  const names = () => trainableCapableVariables(model).map((v) => v.name);
-  const all = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
-  assert.deepEqual(names(), all, 'with nothing frozen: model.trainableWeights');
-  for (const layer of model.layers) {
-    layer.trainable = false;
-    assert.deepEqual(names(), all, `with ${layer.name} frozen`);
+    [
+      'the first of stacked cells',
+      (model) => {
+        const rnn = model.layers[3] as unknown as { cell: { cells: tf.layers.Layer[] } };
+        rnn.cell.cells[0]!.trainable = false;
+      },
+    ],
+  ];
+  for (const [what, freeze] of freezers) {
+    const model = build();
+    const all = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+    assert.deepEqual(names(model), all, 'with nothing frozen: model.trainableWeights');
+    freeze(model);
+    assert.deepEqual(names(model), all, `with ${what} frozen`);
+    model.dispose();
   }
-  model.dispose();
 });

@@ -153,8 +153,8 @@ export class ParameterSlotTable {
         `${owner}: the restored state has slots for ${unbound.length} parameters, ` +
           `this step updates ${variables.length}. Without a model a state is bound to the ` +
           "variables of the first step after setWeights, in the order of the save's last step; " +
-          'an optimizer built by name (createOptimizerByName), or given its model after ' +
-          'tf.loadLayersModel (attachOptimizer), follows the model instead',
+          'an optimizer built by name (createOptimizerByName) saves by the model instead, and ' +
+          'attachOptimizer gives it its model after tf.loadLayersModel',
       );
     }
     fresh.slice(0, unbound.length).forEach((variable, i) => {
