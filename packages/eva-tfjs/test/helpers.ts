@@ -528,3 +528,11 @@ export async function saveToMemory(model: tf.LayersModel): Promise<tf.io.ModelAr
   assert.ok(saved != null);
   return saved;
 }
+
+/** Copies of an optimizer's saved state (the caller disposes them), its counters released. */
+export async function stateCopy(optimizer: tf.Optimizer): Promise<NamedTensor[]> {
+  const saved = await optimizer.getWeights();
+  const copies = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+  disposeIterationCounters(saved);
+  return copies;
+}

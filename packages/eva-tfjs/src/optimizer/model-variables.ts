@@ -101,16 +101,19 @@ export function trainableCapableVariables(model: tfl.LayersModel): tf.Variable[]
   return trainableCapableWeights(model).map((w) => w.read() as tf.Variable);
 }
 
-const warnedFrozen = new Set<string>();
-
 /**
- * Warns once per variable that `owner` keeps no state for because its layer was frozen when the
- * optimizer was built, so it gets its plain gradient (Shampoo, M-FAC).
+ * Warns once per variable (`warned` holds those already named) that `owner` keeps no state for
+ * because its layer was frozen when the optimizer was built, so it gets its plain gradient
+ * (Shampoo, M-FAC).
  */
-export function warnFrozenAtConstruction(owner: string, variables: readonly ModelVariable[]): void {
+export function warnFrozenAtConstruction(
+  owner: string,
+  variables: readonly ModelVariable[],
+  warned: Set<string>,
+): void {
   for (const v of variables) {
-    if (v.trainable || warnedFrozen.has(`${owner}/${v.name}`)) continue;
-    warnedFrozen.add(`${owner}/${v.name}`);
+    if (v.trainable || warned.has(v.name)) continue;
+    warned.add(v.name);
     console.warn(
       `${owner}: '${v.path}' was frozen when the optimizer was built, so it keeps its plain ` +
         'gradient; build the optimizer after unfreezing to precondition it',

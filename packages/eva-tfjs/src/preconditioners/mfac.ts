@@ -134,6 +134,8 @@ export class GradientWindow implements AlgorithmState {
    * {@link MFAC} connects it to its base; 0, nothing to dampen, until then).
    */
   baseMomentum: () => number = () => 0;
+  /** Variables frozen at construction that were warned about. */
+  readonly warnedFrozen = new Set<string>();
 
   constructor(
     /** The window size. */
@@ -318,6 +320,7 @@ export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> 
     warnFrozenAtConstruction(
       'MFAC',
       gradients.map((g) => g.modelVariable),
+      window.warnedFrozen,
     );
     const g = window.flatGradient(gradients);
     try {

@@ -257,6 +257,8 @@ export class ShampooState extends StateSlots<ModelVariable> {
   readonly rooted: readonly RootedStatistic[];
   /** With a root worker: the roots computed on it. */
   private readonly deferred: DeferredMatrixFunctions<ModelVariable> | null;
+  /** Variables frozen at construction that were warned about. */
+  private readonly warnedFrozen = new Set<string>();
 
   constructor(
     variables: readonly ModelVariable[],
@@ -342,6 +344,7 @@ export class ShampooState extends StateSlots<ModelVariable> {
     warnFrozenAtConstruction(
       'Shampoo',
       gradients.map((g) => g.modelVariable),
+      this.warnedFrozen,
     );
     return gradients.flatMap((g) => {
       const layout = this.layouts.get(g.name);

@@ -6,15 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createOptimizerByName, Eva, SGD, Shampoo } from '../../src/index.js';
 import {
-  createOptimizerByName,
-  disposeIterationCounters,
-  Eva,
-  SGD,
-  Shampoo,
-  type NamedTensor,
-} from '../../src/index.js';
-import { mseStep, optimizerSnapshot, randomTensor, twoLayerModel, useCpu } from '../helpers.js';
+  mseStep,
+  optimizerSnapshot,
+  randomTensor,
+  twoLayerModel,
+  useCpu,
+  stateCopy,
+} from '../helpers.js';
 
 before(useCpu);
 
@@ -51,10 +51,8 @@ for (const { name, onTfjs } of CASES) {
     assert.deepEqual(read(ours), read(reference.model), 'the same steps');
 
     // A state saved on tf.train.momentum (`base/<variable>/momentum`) resumes on the library's.
-    const saved = await reference.optimizer.getWeights();
-    assert.ok(saved.some((w) => /^base\/.+\/momentum$/.test(w.name)));
-    const state: NamedTensor[] = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
-    disposeIterationCounters(saved);
+    const state = await stateCopy(reference.optimizer);
+    assert.ok(state.some((w) => /^base\/.+\/momentum$/.test(w.name)));
     const resumedModel = twoLayerModel(130);
     resumedModel.setWeights(reference.model.getWeights());
     const resumed = createOptimizerByName(name, resumedModel, { learningRate: 0.05, ...options });
@@ -98,14 +96,12 @@ test("a variable outside the model keeps its slots after the model's and resumes
     for (let i = 0; i < 4; i++) reference.step();
     const first = setup();
     for (let i = 0; i < 2; i++) first.step();
-    const saved = await first.optimizer.getWeights();
+    const state = await stateCopy(first.optimizer);
     const slot = name === 'adam' ? 'm' : 'base/momentum';
     assert.ok(
-      saved.some((w) => w.name === `${slot}/4` && w.tensor.rank === 0),
-      `the scale's slots come after the model's 4 variables: ${saved.map((w) => w.name)}`,
+      state.some((w) => w.name === `${slot}/4` && w.tensor.rank === 0),
+      `the scale's slots come after the model's 4 variables: ${state.map((w) => w.name)}`,
     );
-    const state: NamedTensor[] = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
-    disposeIterationCounters(saved);
     const resumed = setup();
     resumed.model.setWeights(first.model.getWeights());
     resumed.scale.assign(first.scale);

@@ -12,9 +12,8 @@ import {
   disposeIterationCounters,
   optimizerEntry,
   optimizerNames,
-  type NamedTensor,
 } from '../../src/index.js';
-import { mseStep, randomTensor, twoLayerModel, useCpu } from '../helpers.js';
+import { mseStep, randomTensor, twoLayerModel, useCpu, stateCopy } from '../helpers.js';
 
 before(useCpu);
 
@@ -63,9 +62,7 @@ for (const [name, options] of cases) {
       const first = setup(name, options);
       for (let i = 0; i < saveAfter; i++) step(first, i, x, y);
       const weights = first.model.getWeights().map((w) => w.clone());
-      const saved = await first.optimizer.getWeights();
-      const state: NamedTensor[] = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
-      disposeIterationCounters(saved);
+      const state = await stateCopy(first.optimizer);
       if (name === 'kfac' || name === 'foof') {
         // The case under test: the first layer without factors, then without inverses.
         const names = state.map((w) => w.name);

@@ -70,9 +70,17 @@ for (const [name, options] of CASES) {
     };
     // Shampoo and M-FAC keep no state for d0 (frozen when built): it keeps its plain gradient.
     const warn = console.warn;
-    console.warn = () => {};
+    const warnings: string[] = [];
+    console.warn = (message: string) => warnings.push(message);
     const reference = start();
     for (const frozen of PHASES) await fit(reference, frozen, data);
+    if (ownsTrainableOnly) {
+      // Once per variable of d0, over the 4 unfrozen steps.
+      assert.deepEqual(
+        warnings.map((w) => /'(d0\/\w+)' was frozen when the optimizer was built/.exec(w)?.[1]),
+        ['d0/kernel', 'd0/bias'],
+      );
+    }
     const expected = read(reference);
     for (const saveAfter of [1, 3]) {
       const hows = ['getWeights', 'model.save'];

@@ -122,18 +122,30 @@ export class ParameterSlotTable {
       s.variable = variable.name;
       this.positions.set(variable.name, this.slots.indexOf(s));
     }
-    // Slots of earlier steps take their model keys; others come after.
+    // Slots of earlier steps take their model keys (variables outside it come after); the
+    // restored ones keep theirs.
     let next = Math.max(variables.length, ...this.slots.map((s) => (s.key ?? -1) + 1));
     for (const slots of this.slots) {
-      if (slots.variable != null && (slots.key == null || !unbound.includes(slots))) {
-        slots.key = index.get(slots.variable) ?? next++;
-      }
+      if (!unbound.includes(slots)) slots.key = index.get(slots.variable!) ?? next++;
     }
   }
 
   /** Restored slots without a variable yet, in key order. */
   private unbound(): ParameterSlots[] {
     return this.slots.filter((s) => s.variable == null).sort((a, b) => a.key! - b.key!);
+  }
+
+  /**
+   * The restored slots the new variables of a step (neither bound nor the model's) take, in
+   * key order, each with its variable; the first such step binds them.
+   */
+  private bindings(variables: readonly tf.Variable[]): Array<[ParameterSlots, tf.Variable]> {
+    const unbound = this.unbound();
+    if (unbound.length === 0) return [];
+    const fresh = variables.filter(
+      (v) => !this.positions.has(v.name) && !this.order?.index.has(v.name),
+    );
+    return fresh.slice(0, unbound.length).map((v, i) => [unbound[i]!, v]);
   }
 
   /**
@@ -145,9 +157,6 @@ export class ParameterSlotTable {
     const unbound = this.unbound();
     if (unbound.length === 0) return;
     const owner = this.owner();
-    const fresh = variables.filter(
-      (v) => !this.positions.has(v.name) && !this.order?.index.has(v.name),
-    );
     if (this.order == null && unbound.length !== variables.length) {
       throw new Error(
         `${owner}: the restored state has slots for ${unbound.length} parameters, ` +
@@ -157,29 +166,25 @@ export class ParameterSlotTable {
           'attachOptimizer gives it its model after tf.loadLayersModel',
       );
     }
-    fresh.slice(0, unbound.length).forEach((variable, i) => {
-      for (const slot of unbound[i]!.values) {
+    for (const [slots, variable] of this.bindings(variables)) {
+      for (const slot of slots.values) {
         if (!tf.util.arraysEqual(slot.shape, variable.shape)) {
           throw new Error(
-            `${owner}: the restored slots '${this.names()[0]}/${unbound[i]!.key}' have shape ` +
+            `${owner}: the restored slots '${this.names()[0]}/${slots.key}' have shape ` +
               `[${slot.shape}], the variable they are bound to, '${variable.name}', ` +
               `[${variable.shape}]`,
           );
         }
       }
-    });
+    }
   }
 
   /** Starts a step updating `variables` (checked by {@link checkVariables}). */
   beginStep(variables: readonly tf.Variable[]): void {
-    const unbound = this.unbound();
-    const fresh = variables.filter(
-      (v) => !this.positions.has(v.name) && !this.order?.index.has(v.name),
-    );
-    fresh.slice(0, unbound.length).forEach((variable, i) => {
-      unbound[i]!.variable = variable.name;
-      this.positions.set(variable.name, this.slots.indexOf(unbound[i]!));
-    });
+    for (const [slots, variable] of this.bindings(variables)) {
+      slots.variable = variable.name;
+      this.positions.set(variable.name, this.slots.indexOf(slots));
+    }
     this.lastStep = [];
   }
 

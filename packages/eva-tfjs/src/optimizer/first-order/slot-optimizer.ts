@@ -112,8 +112,9 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
   }
 
   /**
-   * {@link applyGradients} without the non-finite check, for callers that checked what they
-   * pass (a wrapping optimizer checks gradients and statistics once per step).
+   * {@link applyGradients} without the non-finite check and {@link checkVariables}, for callers
+   * that made them (a wrapping optimizer checks gradients and statistics once per step, and the
+   * variables before its step changes any state).
    */
   applyCheckedGradients(variableGradients: GradientInput): void {
     this.step(variableGradients, false);
@@ -123,7 +124,7 @@ export abstract class SlotOptimizer<S extends OptionSpecs> extends tf.Optimizer 
     this.assertUsable();
     const entries = gradientEntries(variableGradients);
     const variables = entries.map((e) => e.variable);
-    this.slots.checkVariables(variables);
+    if (check) this.slots.checkVariables(variables);
     if (
       check &&
       !this.guard.admit(

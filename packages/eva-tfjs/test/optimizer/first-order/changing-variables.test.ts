@@ -15,7 +15,7 @@ import {
   SGD,
   type NamedTensor,
 } from '../../../src/index.js';
-import { randomTensor, useCpu } from '../../helpers.js';
+import { randomTensor, useCpu, stateCopy } from '../../helpers.js';
 
 before(useCpu);
 
@@ -79,17 +79,15 @@ for (const [name, make] of Object.entries(FACTORIES)) {
     run(make, STEPS, reference).dispose();
     const resumed = start();
     const before = run(make, [0, 1, 2, 3, 4], resumed);
-    const saved = await before.getWeights();
+    const state = await stateCopy(before);
     // Both missed steps (5 so far): the first was updated 3 times, the second 4.
     assert.deepEqual(
-      saved.filter((w) => w.name.startsWith('step/')).map((w) => [w.name, w.tensor.arraySync()]),
+      state.filter((w) => w.name.startsWith('step/')).map((w) => [w.name, w.tensor.arraySync()]),
       [
         ['step/0', 3],
         ['step/1', 4],
       ],
     );
-    const state: NamedTensor[] = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
-    disposeIterationCounters(saved);
     before.dispose();
     const after = make();
     await after.setWeights(state);
