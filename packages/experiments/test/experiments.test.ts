@@ -152,6 +152,13 @@ test('runTraining: classifier metrics; a resumed run equals the uninterrupted on
     cpu.every((c, i) => c > 0 && c >= (cpu[i - 1] ?? 0)),
     `CPU seconds grow from epoch to epoch: ${cpu.join(', ')}`,
   );
+  for (const e of full.epochs) {
+    const scale = e.scale!;
+    assert.ok(scale, `epoch ${e.epoch} records Eva's KL clipping factor`);
+    assert.equal(scale.steps, 3, 'one factor per step');
+    assert.ok(scale.min > 0 && scale.min <= scale.mean && scale.mean <= 1, JSON.stringify(scale));
+    assert.ok(scale.belowOne >= 0 && scale.belowOne <= 1);
+  }
   const dir = tmp();
   const interrupted = await runTraining(tiny, {
     ...config,
@@ -166,14 +173,38 @@ test('runTraining: classifier metrics; a resumed run equals the uninterrupted on
   const resumed = await runTraining(tiny, { ...config, checkpointDir: dir, resume: true });
   assert.equal(resumed.resumedAfter, 1);
   assert.deepEqual(
-    resumed.epochs.map((e) => [e.trainLoss, e.testLoss, e.testAccuracy]),
-    full.epochs.map((e) => [e.trainLoss, e.testLoss, e.testAccuracy]),
+    resumed.epochs.map((e) => [e.trainLoss, e.testLoss, e.testAccuracy, e.scale]),
+    full.epochs.map((e) => [e.trainLoss, e.testLoss, e.testAccuracy, e.scale]),
   );
   await assert.rejects(
     runTraining(tiny, { ...config, batchSize: 8, checkpointDir: dir, resume: true }),
     /is of another run/,
   );
   assert.equal(tf.memory().numTensors, before, 'no leaks after resume and errors');
+});
+
+test('runTraining: no scaling factor is recorded for SGD or for Eva without KL clipping', async () => {
+  const config = { model: 'mlp', epochs: 1, batchSize: 16, seed: 3 };
+  const sgd = await runTraining(tiny, {
+    ...config,
+    optimizer: 'sgd',
+    optimizerOptions: { learningRate: 0.05 },
+  });
+  const unclipped = await runTraining(tiny, {
+    ...config,
+    optimizer: 'eva',
+    optimizerOptions: { learningRate: 0.05, klClip: null },
+  });
+  const clipped = await runTraining(tiny, {
+    ...config,
+    optimizer: 'eva',
+    optimizerOptions: { learningRate: 50 },
+  });
+  assert.equal(sgd.epochs[0]!.scale, undefined);
+  assert.equal(unclipped.epochs[0]!.scale, undefined);
+  // At lr 50 the clip binds at every step.
+  assert.equal(clipped.epochs[0]!.scale!.belowOne, 1);
+  assert.ok(clipped.epochs[0]!.scale!.mean < 0.1);
 });
 
 test('reports: summary table, time to target, plots and JSON', async () => {
@@ -265,6 +296,27 @@ test('reports: summary table, time to target, plots and JSON', async () => {
   }));
   const cpuSummary = await writeReport(tmp(), withCpu, { title: 'T', command: 'c', details: {} });
   assert.match(cpuSummary, /- time: CPU seconds/);
+  assert.doesNotMatch(summary, /Scaling factor/, 'no scaling section without factors');
+  const scaledRuns: LabelledRun[] = [
+    runs[0]!,
+    {
+      label: 'eva',
+      result: {
+        ...runs[1]!.result,
+        epochs: runs[1]!.result.epochs.map((e, i) =>
+          i === 0 ? e : { ...e, scale: { mean: 0.25 * i, min: 0.1, belowOne: 0.5, steps: 4 } },
+        ),
+      },
+    },
+  ];
+  const scaledSummary = await writeReport(tmp(), scaledRuns, {
+    title: 'T',
+    command: 'c',
+    details: {},
+  });
+  assert.match(scaledSummary, /Scaling factor/);
+  assert.match(scaledSummary, /- eva: 1: -, 2: 0\.250 \(50%\), 3: 0\.500 \(50%\)/);
+  assert.doesNotMatch(scaledSummary, /- sgd: 1:/);
   assert.match(cpuSummary, /\| eva \|.*\| 6\.0 \| 1\.5 \| 1\.00 \| 2 \| 1\.0 \| 0 \|/);
   assert.deepEqual(verdicts(withCpu), [
     "eva reached sgd's final test loss 0.60000 at epoch 2 of 3, in 1.0 CPU s against 1.5 CPU s",

@@ -173,6 +173,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   private readonly warnedMissing = new Set<number>();
   private readonly guard: NonFiniteGuard;
   private disposed = false;
+  private scaleOfLastStep: tf.Scalar | null = null;
   /**
    * The variables a base optimizer of tfjs (slots kept by position) was first given: a step
    * with others is refused, as it would apply one variable's slots to another.
@@ -249,6 +250,20 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   /** The captured layers, in model order (empty for tensor-wise algorithms). */
   get layers(): readonly CapturedLayer[] {
     return this.capture?.layers ?? [];
+  }
+
+  /**
+   * The factor the last applied step multiplied every preconditioned direction by: the KL
+   * clipping factor `nu` of Eva and K-FAC (1 when the clip did not bind), the KL normalisation
+   * factor of Eva-f and FOOF. Null before the first step, when the last step had none (clipping
+   * or normalisation off, no preconditioned layer ready, a step skipped for non-finite values)
+   * and for tensor-wise algorithms.
+   *
+   * The scalar belongs to the optimizer and is replaced (disposed) by the next step: read it
+   * between steps (`await opt.lastScale?.data()`), outside the training step; do not dispose it.
+   */
+  get lastScale(): tf.Scalar | null {
+    return this.scaleOfLastStep;
   }
 
   /** Steps skipped because of non-finite gradients or statistics. */
@@ -345,7 +360,11 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       // which need it: one pass over the gradients serves both).
       const norms = tf.tidy(() => decayed.map((e) => tf.sum(tf.square(e.gradient)) as tf.Scalar));
       owned.push(...norms);
-      if (!this.guard.admit(step, [...norms, ...statistics])) return null;
+      if (!this.guard.admit(step, [...norms, ...statistics])) {
+        this.scaleOfLastStep?.dispose();
+        this.scaleOfLastStep = null;
+        return null;
+      }
       const squaredNorms = new Map(decayed.map((e, i) => [e.name, norms[i]!]));
       // 6, 7. Statistics and the expensive work.
       this.updateState(decayed, squaredNorms, h, step);
@@ -505,13 +524,18 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       });
     }
     const result = new Map<string, tf.Tensor>();
+    const scale =
+      items.length === 0
+        ? null
+        : layerScale(
+            algorithm.scaling,
+            items.map((i) => i.direction),
+            h,
+            () => this.learningRate,
+          );
+    this.scaleOfLastStep?.dispose();
+    this.scaleOfLastStep = scale == null ? null : tf.keep(scale);
     if (items.length === 0) return result;
-    const scale = layerScale(
-      algorithm.scaling,
-      items.map((i) => i.direction),
-      h,
-      () => this.learningRate,
-    );
     for (const { kernel, bias, direction } of items) {
       // One tidy per layer: only the update outlives it (peak memory of a step).
       const [kernelUpdate, biasUpdate] = tf.tidy(() => {
@@ -700,6 +724,8 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     this.disposed = true;
     this.capture?.dispose();
     this.state.dispose();
+    this.scaleOfLastStep?.dispose();
+    this.scaleOfLastStep = null;
     disposeBaseOptimizer(this.base);
     super.dispose();
   }

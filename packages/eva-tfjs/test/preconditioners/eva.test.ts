@@ -125,8 +125,16 @@ for (const klClip of [null, 0.001, 0] as const) {
           biasName,
         );
     }
+    // The factor is exposed for diagnostics, owned by the optimizer until its next step.
+    const scale = opt.lastScale;
+    if (klClip == null) assert.equal(scale, null);
+    else assertClose(values(scale!), [nu], 1e-4, 'lastScale');
+    tf.dispose(opt.precondition(grads)!.map((r) => r.tensor));
+    if (scale != null) assert.ok(scale.isDisposed, 'the next step replaces lastScale');
+    const kept = opt.lastScale;
     tf.dispose([x, y, value, ...Object.values(grads), ...result.map((r) => r.tensor)]);
     opt.dispose();
+    if (kept != null) assert.ok(kept.isDisposed && opt.lastScale == null, 'dispose frees it');
     model.dispose();
   });
 }

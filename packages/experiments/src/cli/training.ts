@@ -114,9 +114,12 @@ function epochLine(label: string, e: EpochRecord): string {
       ? `  train acc ${metric(e.trainAccuracy, 4)}  test acc ${metric(e.testAccuracy, 4)}`
       : '';
   const skipped = e.skippedSteps ? `  skipped steps ${e.skippedSteps}` : '';
+  const scale = e.scale
+    ? `  scale mean ${e.scale.mean.toPrecision(3)} (below 1 at ${(100 * e.scale.belowOne).toFixed(0)}% of steps)`
+    : '';
   return (
     `  ${label} epoch ${String(e.epoch).padStart(3)}  train loss ${e.trainLoss.toFixed(5)}  ` +
-    `test loss ${metric(e.testLoss, 5)}${acc}${skipped}  ${e.seconds.toFixed(1)} s` +
+    `test loss ${metric(e.testLoss, 5)}${acc}${skipped}${scale}  ${e.seconds.toFixed(1)} s` +
     (e.cpuSeconds === undefined ? '' : ` (CPU ${e.cpuSeconds.toFixed(1)} s)`)
   );
 }

@@ -269,6 +269,24 @@ export async function writeReport(
       );
     }
   }
+  const scaled = runs.filter((r) => r.result.epochs.some((e) => e.scale != null));
+  if (scaled.length > 0) {
+    lines.push(
+      '',
+      "Scaling factor of the preconditioned directions (the optimizer's `lastScale`: KL clipping " +
+        'for Eva and K-FAC, where below 1 means the clip bound; KL normalisation for Eva-f): each ' +
+        "epoch's mean, and the share of its steps below 1:",
+      '',
+    );
+    for (const run of scaled) {
+      const perEpoch = run.result.epochs.map((e) =>
+        e.scale == null
+          ? `${e.epoch}: -`
+          : `${e.epoch}: ${e.scale.mean.toPrecision(3)} (${(100 * e.scale.belowOne).toFixed(0)}%)`,
+      );
+      lines.push(`- ${run.label}: ${perEpoch.join(', ')}`);
+    }
+  }
   const verdict = verdicts(runs);
   if (verdict.length > 0) lines.push('', '**Verdict:**', '', ...verdict.map((v) => `- ${v}`));
   lines.push('', 'Options of each run (registry names):', '');

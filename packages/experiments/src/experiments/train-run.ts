@@ -53,6 +53,26 @@ export interface EpochRecord {
    * records of older checkpoints).
    */
   skippedSteps?: number;
+  /**
+   * The factor the optimizer scaled its preconditioned directions by at each step of this epoch
+   * (its `lastScale`: Eva's and K-FAC's KL clipping factor, Eva-f's and FOOF's KL
+   * normalisation), summarised; absent for optimizers without one (first-order, clipping off)
+   * and in records of older checkpoints. Rank 0's in a data-parallel run (the factor is the same
+   * on every rank).
+   */
+  scale?: ScaleSummary;
+}
+
+/** A summary of the per-step scaling factors of an epoch (see {@link EpochRecord.scale}). */
+export interface ScaleSummary {
+  /** Mean factor over the steps that had one. */
+  mean: number;
+  /** Smallest factor. */
+  min: number;
+  /** Fraction of those steps whose factor was below 1 (for KL clipping: the clip bound). */
+  belowOne: number;
+  /** Steps that had a factor. */
+  steps: number;
 }
 
 /** What {@link runTraining} needs. */
@@ -350,7 +370,13 @@ async function trainEpoch(
   optimizer: tf.Optimizer,
   tensors: RunTensors,
   task: ExperimentModel['task'],
-): Promise<{ history: tf.History; seconds: number; cpuSeconds: number }> {
+  inner: tf.Optimizer,
+): Promise<{
+  history: tf.History;
+  seconds: number;
+  cpuSeconds: number;
+  scale: ScaleSummary | undefined;
+}> {
   const { config, data, stepsPerEpoch } = plan;
   const order = tf.tensor1d(
     shardOrder(
@@ -365,6 +391,7 @@ async function trainEpoch(
   const x = tf.gather(tensors.xTrain, order);
   const y = task === 'classification' ? tf.gather(tensors.yTrain, order) : x;
   order.dispose();
+  const scales: number[] = [];
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   try {
@@ -377,7 +404,12 @@ async function trainEpoch(
         onBatchBegin: async (batch) => {
           setLearningRate(optimizer, plan.schedule((epoch - 1) * stepsPerEpoch + batch));
         },
-        onBatchEnd: async (batch, logs) => config.onBatch?.(epoch, batch, logs?.loss ?? NaN),
+        onBatchEnd: async (batch, logs) => {
+          // A diagnostic read between steps; fit has just read the loss, so it does not stall.
+          const scale = lastScale(inner);
+          if (scale != null) scales.push((await scale.data())[0]!);
+          config.onBatch?.(epoch, batch, logs?.loss ?? NaN);
+        },
       },
     });
     const cpu = process.cpuUsage(cpuStart);
@@ -385,11 +417,29 @@ async function trainEpoch(
       history,
       seconds: (performance.now() - start) / 1000,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      scale: summarizeScales(scales),
     };
   } finally {
     x.dispose();
     if (y !== x) y.dispose();
   }
+}
+
+/** The optimizer's scaling factor of its last step, when it has one (see `lastScale`). */
+function lastScale(optimizer: tf.Optimizer): tf.Scalar | null {
+  const scale = (optimizer as { lastScale?: unknown }).lastScale;
+  return scale instanceof tf.Tensor && !scale.isDisposed ? (scale as tf.Scalar) : null;
+}
+
+/** Mean, minimum and clipped fraction of an epoch's factors; undefined when there are none. */
+export function summarizeScales(scales: readonly number[]): ScaleSummary | undefined {
+  if (scales.length === 0) return undefined;
+  return {
+    mean: scales.reduce((sum, v) => sum + v, 0) / scales.length,
+    min: Math.min(...scales),
+    belowOne: scales.filter((v) => v < 1).length / scales.length,
+    steps: scales.length,
+  };
 }
 
 /** Test metrics of an epoch: null without test samples. */
@@ -590,13 +640,14 @@ export async function runTraining(data: Dataset, config: RunConfig): Promise<Run
     let cpuSeconds = epochs.length === 0 ? 0 : epochs.at(-1)!.cpuSeconds;
     for (let epoch = resumedAfter + 1; epoch <= config.epochs; epoch++) {
       const skippedBefore = skippedSoFar(inner);
-      const trained = await trainEpoch(plan, epoch, model, optimizer, tensors, task);
+      const trained = await trainEpoch(plan, epoch, model, optimizer, tensors, task, inner);
       seconds += trained.seconds;
       if (cpuSeconds !== undefined) cpuSeconds += trained.cpuSeconds;
       const skipped = skippedSoFar(inner) - skippedBefore;
       const test = await evaluate(model, tensors);
       const time = { seconds, cpuSeconds };
       const record = epochRecord(plan, epoch, trained.history, test, time, skipped, task);
+      if (trained.scale != null) record.scale = trained.scale;
       try {
         await checkFinite(plan, record, model, optimizer);
       } catch (e) {
