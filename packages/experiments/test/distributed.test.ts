@@ -85,25 +85,34 @@ function lastJson(stdout: string): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-for (const ranks of [2, 3]) {
-  for (const optimizer of ['sgd', 'eva', 'kfac']) {
-    test(
-      `${ranks} ranks, ${optimizer}: bitwise identical weights that match one process on the global batch`,
-      { skip },
-      async () => {
-        const result = await mpirun(ranks, 'test/mpi/equivalence.ts', [optimizer]);
-        assert.equal(result.code, 0, result.stderr);
-        const r = lastJson(result.stdout);
-        assert.equal(r.ranks, ranks);
-        assert.equal(r.mismatches, 0, 'every rank holds the same bits');
-        assert.ok((r.moved as number) > 1e-3, 'training moved the weights');
-        assert.ok(
-          (r.maxDiff as number) <= 1e-5 * Math.max(1, r.scale as number),
-          `distributed vs single process: max |diff| ${r.maxDiff}`,
-        );
-      },
-    );
-  }
+const cases: Array<[number, string, string?]> = [
+  ...[2, 3].flatMap((ranks) => ['sgd', 'eva', 'kfac'].map((o): [number, string] => [ranks, o])),
+  // A layer frozen for half the steps: per-parameter step counts in the state.
+  [2, 'adam', 'unfreeze'],
+  [2, 'kfac', 'unfreeze'],
+];
+for (const [ranks, optimizer, mode] of cases) {
+  test(
+    `${ranks} ranks, ${optimizer}${mode ? ` (${mode})` : ''}: bitwise identical weights and state that match one process on the global batch and resume exactly`,
+    { skip },
+    async () => {
+      const result = await mpirun(ranks, 'test/mpi/equivalence.ts', [optimizer, mode ?? '']);
+      assert.equal(result.code, 0, result.stderr);
+      const r = lastJson(result.stdout);
+      assert.equal(r.ranks, ranks);
+      assert.equal(r.mismatches, 0, 'every rank holds the same bits');
+      assert.equal(r.stateMismatches, 0, 'every rank holds the same optimizer state');
+      assert.equal(r.resumeDiff, 0, 'the restored state continues the same trajectory');
+      if (mode === 'unfreeze' && optimizer === 'adam') {
+        assert.ok((r.stepEntries as number) > 0, 'the frozen layer saved its own step counts');
+      }
+      assert.ok((r.moved as number) > 1e-3, 'training moved the weights');
+      assert.ok(
+        (r.maxDiff as number) <= 1e-5 * Math.max(1, r.scale as number),
+        `distributed vs single process: max |diff| ${r.maxDiff}`,
+      );
+    },
+  );
 }
 
 test(

@@ -4,16 +4,23 @@
  * rank's weights are bitwise identical and (rank 0) that they match a single-process run of
  * the same optimizer on the global batch. Prints one JSON line from rank 0.
  *
+ * With `unfreeze`, the first layer is frozen for the first half of the steps, so its parameters
+ * miss steps and the state holds per-parameter step counts (`step/<key>`): the state must then
+ * also be bitwise identical on every rank, and restoring it on every rank must continue the
+ * same trajectory.
+ *
  *   mpirun -np 2 node --import tsx test/mpi/equivalence.ts eva
+ *   mpirun -np 2 node --import tsx test/mpi/equivalence.ts adam unfreeze
  */
 import * as tf from '@tensorflow/tfjs';
 import { MpiCommunicator, DataParallel } from 'eva-tfjs/distributed';
-import { createOptimizerByName } from 'eva-tfjs';
+import { createOptimizerByName, disposeIterationCounters } from 'eva-tfjs';
 import { createAutoencoder } from '../../src/models/autoencoder.js';
 import { initializeLikePyTorch } from '../../src/models/initialize.js';
 import { randomTensor } from '../../../eva-tfjs/test/helpers.js';
 
 const optimizerName = process.argv[2] ?? 'eva';
+const unfreeze = process.argv[3] === 'unfreeze';
 const steps = 4;
 const globalBatch = 12;
 const communicator = new MpiCommunicator({ collectiveTimeout: 60 });
@@ -33,13 +40,33 @@ async function train(
   optimizer: tf.Optimizer,
   shard: (x: tf.Tensor) => tf.Tensor,
 ) {
-  model.compile({ optimizer, loss: 'meanSquaredError' });
-  for (const batch of batches) {
+  const first = model.layers.find((l) => l.getWeights().length > 0)!;
+  for (const [s, batch] of batches.entries()) {
+    if (s === 0 || (unfreeze && s === steps / 2)) {
+      first.trainable = !(unfreeze && s === 0);
+      model.compile({ optimizer, loss: 'meanSquaredError' });
+    }
     const x = shard(batch);
     await model.trainOnBatch(x, x);
     if (x !== batch) x.dispose();
   }
-  return Float32Array.from(model.getWeights().flatMap((w) => Array.from(w.dataSync())));
+  return flat(model.getWeights());
+}
+
+function flat(tensors: tf.Tensor[]): Float32Array {
+  return Float32Array.from(tensors.flatMap((t) => Array.from(t.dataSync())));
+}
+
+/** How many of `values`' floats differ, in bits, from rank 0's (summed over the ranks). */
+function mismatchesWithRank0(values: Float32Array): number {
+  const reference = Float32Array.from(values);
+  communicator.broadcast(reference, 0);
+  const count = new Float32Array([0]);
+  const bits = new Int32Array(values.buffer);
+  const referenceBits = new Int32Array(reference.buffer);
+  for (let i = 0; i < bits.length; i++) if (bits[i] !== referenceBits[i]) count[0]! += 1;
+  communicator.allreduceSum(count);
+  return count[0]!;
 }
 
 const local = globalBatch / communicator.size;
@@ -54,13 +81,32 @@ const weights = await train(model, parallel, (b) =>
   tf.slice(b, [communicator.rank * local, 0], [local, -1]),
 );
 
-const reference = Float32Array.from(weights);
-communicator.broadcast(reference, 0);
-const mismatches = new Float32Array([0]);
-const bits = new Int32Array(weights.buffer);
-const referenceBits = new Int32Array(reference.buffer);
-for (let i = 0; i < bits.length; i++) if (bits[i] !== referenceBits[i]) mismatches[0]! += 1;
-communicator.allreduceSum(mismatches);
+const mismatches = [mismatchesWithRank0(weights)];
+
+// The optimizer state: the same names and bits on every rank; restored into a fresh optimizer
+// on every rank, one more step equals the original's.
+const state = await parallel.getWeights();
+const stepEntries = state.filter((w) => w.name.startsWith('step/')).length;
+const stateMismatches = mismatchesWithRank0(flat(state.map((w) => w.tensor)));
+const copy = state.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+disposeIterationCounters(state);
+const restoredModel = build(1);
+restoredModel.setWeights(model.getWeights());
+const restored = new DataParallel(
+  createOptimizerByName(optimizerName, restoredModel, options),
+  communicator,
+);
+restoredModel.compile({ optimizer: restored, loss: 'meanSquaredError' });
+await restored.setWeights(copy);
+tf.dispose(copy.map((w) => w.tensor));
+const next = tf.slice(batches[0]!, [communicator.rank * local, 0], [local, -1]);
+await model.trainOnBatch(next, next);
+await restoredModel.trainOnBatch(next, next);
+let resumeDiff = 0;
+const continued = flat(model.getWeights());
+const resumed = flat(restoredModel.getWeights());
+for (let i = 0; i < continued.length; i++)
+  resumeDiff = Math.max(resumeDiff, Math.abs(continued[i]! - resumed[i]!));
 
 if (communicator.rank === 0) {
   const single = build(1);
@@ -86,6 +132,9 @@ if (communicator.rank === 0) {
       optimizer: optimizerName,
       ranks: communicator.size,
       mismatches: mismatches[0],
+      stateMismatches,
+      stepEntries,
+      resumeDiff,
       maxDiff,
       scale,
       moved,
