@@ -102,6 +102,8 @@ for (const [ranks, optimizer, mode] of cases) {
       assert.equal(r.ranks, ranks);
       assert.equal(r.mismatches, 0, 'every rank holds the same bits');
       assert.equal(r.stateMismatches, 0, 'every rank holds the same optimizer state');
+      assert.equal(r.hasScale, optimizer === 'eva' || optimizer === 'kfac', 'lastScale');
+      assert.equal(r.scaleMismatches, 0, 'every rank applied the same KL clipping factor');
       assert.equal(r.resumeDiff, 0, 'the restored state continues the same trajectory');
       if (mode === 'unfreeze' && optimizer === 'adam') {
         assert.ok((r.stepEntries as number) > 0, 'the frozen layer saved its own step counts');

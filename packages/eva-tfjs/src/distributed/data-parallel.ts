@@ -154,6 +154,21 @@ export class DataParallel extends tf.Optimizer {
     }
   }
 
+  /**
+   * The wrapped optimizer's `lastScale` (see `WrappingOptimizer.lastScale`): the same on every
+   * rank, since every rank preconditions the same reduced gradients. Null for first-order
+   * optimizers.
+   */
+  get lastScale(): tf.Scalar | null {
+    return isWrappingOptimizer(this.inner) ? this.inner.lastScale : null;
+  }
+
+  /** The wrapped optimizer's `skippedSteps` (0 for optimizers that do not skip). */
+  get skippedSteps(): number {
+    const skipped = (this.inner as { skippedSteps?: unknown }).skippedSteps;
+    return typeof skipped === 'number' ? skipped : 0;
+  }
+
   override async getWeights(): Promise<NamedTensor[]> {
     return this.inner.getWeights();
   }

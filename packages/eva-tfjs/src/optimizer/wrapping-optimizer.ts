@@ -174,6 +174,8 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   private readonly guard: NonFiniteGuard;
   private disposed = false;
   private scaleOfLastStep: tf.Scalar | null = null;
+  /** The factor of the step in progress, published as `lastScale` once the step completes. */
+  private scaleOfThisStep: tf.Scalar | null = null;
   /**
    * The variables a base optimizer of tfjs (slots kept by position) was first given: a step
    * with others is refused, as it would apply one variable's slots to another.
@@ -253,11 +255,18 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
   }
 
   /**
-   * The factor the last applied step multiplied every preconditioned direction by: the KL
-   * clipping factor `nu` of Eva and K-FAC (1 when the clip did not bind), the KL normalisation
-   * factor of Eva-f and FOOF. Null before the first step, when the last step had none (clipping
-   * or normalisation off, no preconditioned layer ready, a step skipped for non-finite values)
-   * and for tensor-wise algorithms.
+   * The factor the last step (the last one that advanced `iterations`: `applyGradients`,
+   * `minimize`, `model.fit`'s steps or {@link precondition}) multiplied every preconditioned
+   * direction by:
+   * - Eva and K-FAC with `klClip > 0`: the KL clipping factor `nu`, at most 1; below 1 exactly
+   *   when the clip bound;
+   * - Eva and K-FAC with `klClip: 0`: the rescale to the gradient's norm, `|g| / |p|`, which may
+   *   exceed 1;
+   * - Eva-f and FOOF: the KL normalisation `1 / sqrt(sum_l p_l . g_l)` (any positive value).
+   *
+   * Null before the first step, after `setWeights`, when the last step had no factor (clipping
+   * or normalisation off, no preconditioned layer ready), when it was skipped for non-finite
+   * values, and always for the tensor-wise algorithms (Shampoo, Eva-s, M-FAC).
    *
    * The scalar belongs to the optimizer and is replaced (disposed) by the next step: read it
    * between steps (`await opt.lastScale?.data()`), outside the training step; do not dispose it.
@@ -361,8 +370,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
       const norms = tf.tidy(() => decayed.map((e) => tf.sum(tf.square(e.gradient)) as tf.Scalar));
       owned.push(...norms);
       if (!this.guard.admit(step, [...norms, ...statistics])) {
-        this.scaleOfLastStep?.dispose();
-        this.scaleOfLastStep = null;
+        this.publishScale(null);
         return null;
       }
       const squaredNorms = new Map(decayed.map((e, i) => [e.name, norms[i]!]));
@@ -385,13 +393,24 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
         });
       });
       this.incrementIterations();
+      this.publishScale(this.scaleOfThisStep);
+      this.scaleOfThisStep = null;
       return updates;
     } finally {
+      // A step that failed after its transform publishes nothing.
+      this.scaleOfThisStep?.dispose();
+      this.scaleOfThisStep = null;
       for (const s of statistics) s.dispose();
       for (const t of owned) t.dispose();
       if (decayed !== raw) for (const e of decayed) e.gradient.dispose();
       this.pending = [];
     }
+  }
+
+  /** Makes `scale` the factor {@link lastScale} reports, releasing the previous one. */
+  private publishScale(scale: tf.Scalar | null): void {
+    if (this.scaleOfLastStep !== scale) this.scaleOfLastStep?.dispose();
+    this.scaleOfLastStep = scale;
   }
 
   private checkBaseVariables(entries: readonly GradientEntry[]): void {
@@ -533,8 +552,8 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
             h,
             () => this.learningRate,
           );
-    this.scaleOfLastStep?.dispose();
-    this.scaleOfLastStep = scale == null ? null : tf.keep(scale);
+    this.scaleOfThisStep?.dispose();
+    this.scaleOfThisStep = scale == null ? null : tf.keep(scale);
     if (items.length === 0) return result;
     for (const { kernel, bias, direction } of items) {
       // One tidy per layer: only the update outlives it (peak memory of a step).
@@ -666,6 +685,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     }
     this.iterations_ = iterations;
     this.baseVariables = null;
+    this.publishScale(null);
   }
 
   /**
@@ -724,8 +744,7 @@ export class WrappingOptimizer<State extends AlgorithmState = AlgorithmState> ex
     this.disposed = true;
     this.capture?.dispose();
     this.state.dispose();
-    this.scaleOfLastStep?.dispose();
-    this.scaleOfLastStep = null;
+    this.publishScale(null);
     disposeBaseOptimizer(this.base);
     super.dispose();
   }

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eva } from '../../src/index.js';
+import { Eva, disposeIterationCounters } from '../../src/index.js';
+import { DataParallel, LocalCommunicator } from '../../src/distributed/index.js';
 import {
   assertClose,
   denseEvaReference,
@@ -56,7 +57,7 @@ function gradients(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
 }
 
 for (const klClip of [null, 0.001, 0] as const) {
-  test(`Eva equals the dense float64 solve on Dense and Conv2D layers (klClip ${klClip})`, () => {
+  test(`Eva equals the dense float64 solve on Dense and Conv2D layers (klClip ${klClip})`, async () => {
     const model = buildModel();
     const lr = 0.3;
     const damping = 0.05;
@@ -131,6 +132,17 @@ for (const klClip of [null, 0.001, 0] as const) {
     else assertClose(values(scale!), [nu], 1e-4, 'lastScale');
     tf.dispose(opt.precondition(grads)!.map((r) => r.tensor));
     if (scale != null) assert.ok(scale.isDisposed, 'the next step replaces lastScale');
+    const parallel = new DataParallel(opt, new LocalCommunicator());
+    assert.equal(parallel.lastScale, opt.lastScale, 'DataParallel passes lastScale through');
+    if (klClip != null) {
+      // A restored state has no last step.
+      const saved = await opt.getWeights();
+      const before = opt.lastScale!;
+      await opt.setWeights(saved);
+      disposeIterationCounters(saved);
+      assert.ok(before.isDisposed && opt.lastScale == null, 'setWeights clears lastScale');
+      tf.dispose(opt.precondition(grads)!.map((r) => r.tensor));
+    }
     const kept = opt.lastScale;
     tf.dispose([x, y, value, ...Object.values(grads), ...result.map((r) => r.tensor)]);
     opt.dispose();

@@ -274,8 +274,8 @@ export async function writeReport(
     lines.push(
       '',
       "Scaling factor of the preconditioned directions (the optimizer's `lastScale`: KL clipping " +
-        'for Eva and K-FAC, where below 1 means the clip bound; KL normalisation for Eva-f): each ' +
-        "epoch's mean, and the share of its steps below 1:",
+        'for Eva and K-FAC, where below 1 means the clip bound; KL normalisation for Eva-f and ' +
+        "FOOF): each epoch's mean, and the share of its steps below 1:",
       '',
     );
     for (const run of scaled) {

@@ -56,9 +56,9 @@ export interface EpochRecord {
   /**
    * The factor the optimizer scaled its preconditioned directions by at each step of this epoch
    * (its `lastScale`: Eva's and K-FAC's KL clipping factor, Eva-f's and FOOF's KL
-   * normalisation), summarised; absent for optimizers without one (first-order, clipping off)
-   * and in records of older checkpoints. Rank 0's in a data-parallel run (the factor is the same
-   * on every rank).
+   * normalisation), summarised; absent for optimizers without one (first-order and tensor-wise
+   * ones, clipping off) and in records of older checkpoints. Rank 0's in a data-parallel run
+   * (the factor is the same on every rank).
    */
   scale?: ScaleSummary;
 }
@@ -69,7 +69,10 @@ export interface ScaleSummary {
   mean: number;
   /** Smallest factor. */
   min: number;
-  /** Fraction of those steps whose factor was below 1 (for KL clipping: the clip bound). */
+  /**
+   * Fraction of those steps whose factor was below 1: with KL clipping at a positive threshold,
+   * the steps where the clip bound (for `klClip: 0` and KL normalisation it is no clip).
+   */
   belowOne: number;
   /** Steps that had a factor. */
   steps: number;
@@ -428,7 +431,11 @@ async function trainEpoch(
 /** The optimizer's scaling factor of its last step, when it has one (see `lastScale`). */
 function lastScale(optimizer: tf.Optimizer): tf.Scalar | null {
   const scale = (optimizer as { lastScale?: unknown }).lastScale;
-  return scale instanceof tf.Tensor && !scale.isDisposed ? (scale as tf.Scalar) : null;
+  if (!(scale instanceof tf.Tensor)) return null;
+  if (scale.isDisposed) {
+    throw new Error(`${optimizer.getClassName()}: lastScale was disposed before it was read`);
+  }
+  return scale as tf.Scalar;
 }
 
 /** Mean, minimum and clipped fraction of an epoch's factors; undefined when there are none. */
@@ -436,7 +443,7 @@ export function summarizeScales(scales: readonly number[]): ScaleSummary | undef
   if (scales.length === 0) return undefined;
   return {
     mean: scales.reduce((sum, v) => sum + v, 0) / scales.length,
-    min: Math.min(...scales),
+    min: scales.reduce((min, v) => Math.min(min, v), Infinity),
     belowOne: scales.filter((v) => v < 1).length / scales.length,
     steps: scales.length,
   };

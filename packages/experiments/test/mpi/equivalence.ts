@@ -82,6 +82,9 @@ const weights = await train(model, parallel, (b) =>
 );
 
 const mismatches = [mismatchesWithRank0(weights)];
+// The last step's KL factor, where the optimizer has one: the same bits on every rank.
+const klScale = parallel.lastScale;
+const scaleMismatches = mismatchesWithRank0(Float32Array.from(klScale?.dataSync() ?? []));
 
 // The optimizer state: the same names and bits on every rank; restored into a fresh optimizer
 // on every rank, one more step equals the original's.
@@ -133,6 +136,8 @@ if (communicator.rank === 0) {
       ranks: communicator.size,
       mismatches: mismatches[0],
       stateMismatches,
+      hasScale: klScale != null,
+      scaleMismatches,
       stepEntries,
       resumeDiff,
       maxDiff,
