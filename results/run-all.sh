@@ -174,7 +174,20 @@ cnn_kl() {
     --from "results/fashion-mnist-vgg-sgd-lr:best,results/fashion-mnist-vgg-eva-lr:best,results/fashion-mnist-vgg-eva-kl-clip-runs,results/fashion-mnist-vgg-eva-no-kl-clip-lr"
 }
 
-all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl fashion_fig7 curves"
+# Ablation of Eva's Kronecker vectors on the paper's Fashion-MNIST recipe (10 epochs, 1 warm-up,
+# lr 0.1): Eva with its gradient vector scaled by 0 (results/plugins/eva-vector-scale.ts), so its
+# direction is G / damping with the same KL clipping, beside Eva (its lr sweep's best run).
+# The vectors' term is |a|^2 |g|^2 ~ 1e-9 against damping 0.03 in the trained runs' states.
+ablation() {
+  run results/fashion-mnist-eva-vector-scale-runs sweep $FASHION --epochs 10 --warmup-epochs 1 \
+    --plugin results/plugins/eva-vector-scale.ts --optimizer eva-vector-scale --lr 0.1 \
+    --param vector-scale --values 0
+  run results/fashion-mnist-eva-vector-scale report \
+    --title "autoencoder on fashion-mnist: eva against eva without its curvature term (vector-scale 0: G / damping, KL-clipped)" \
+    --from "results/fashion-mnist-eva-lr:best,results/fashion-mnist-eva-vector-scale-runs"
+}
+
+all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves"
 for stage in ${@:-$all_stages}; do
   echo "== stage $stage ($(date -u +%FT%TZ))"
   "$stage"
