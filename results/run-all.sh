@@ -185,6 +185,16 @@ ablation() {
   run results/fashion-mnist-eva-vector-scale report \
     --title "autoencoder on fashion-mnist: eva against eva without its curvature term (vector-scale 0: G / damping, KL-clipped)" \
     --from "results/fashion-mnist-eva-lr:best,results/fashion-mnist-eva-vector-scale-runs"
+  # The same for Eva-f, whose vector (the mean input a) is not small: Eva-f with a multiplied by 0
+  # (G / damping, KL-normalised) in Fig. 4's protocol, beside Fig. 4's Eva-f (the best run of
+  # Fig. 4's first compare, at Eva's swept lr as here).
+  eva=$(best_lr results/fashion-mnist-eva-lr)
+  run results/fashion-mnist-evaf-activation-scale-runs sweep $FASHION --epochs 20 --warmup-epochs 2 \
+    --plugin results/plugins/evaf-activation-scale.ts --optimizer evaf-activation-scale --lr "$eva" \
+    --param activation-scale --values 0
+  run results/fashion-mnist-evaf-activation-scale report \
+    --title "autoencoder on fashion-mnist: eva-f against eva-f without its curvature term (activation-scale 0: G / damping, KL-normalised)" \
+    --from "results/fashion-mnist-autoencoder-runs/first-order-eva-kfac:best,results/fashion-mnist-evaf-activation-scale-runs"
 }
 
 all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves"
