@@ -131,7 +131,8 @@ function checkValue(name: string, spec: OptionSpec, value: unknown): unknown {
       return checkNumber(name, value, spec.constraint);
     case 'boolean':
       if (typeof value !== 'boolean') {
-        throw new Error(`Option '${name}' must be true or false, got ${String(value)}`);
+        const shown = typeof value === 'string' ? `the string '${value}'` : String(value);
+        throw new Error(`Option '${name}' must be true or false, got ${shown}`);
       }
       return value;
     case 'choice':

@@ -77,8 +77,11 @@ export interface MFACOptions extends WrappingOptions {
   maxWindowBytes?: number;
   /**
    * Dampen the base optimizer's momentum mu as the reference does, `v = mu v + (1 - mu) u`, by
-   * scaling every direction by `1 - mu`, so the learning rate means what SGD's means (default
-   * true; false: the undamped `v = mu v + u`, a step about `1 / (1 - mu)` times larger).
+   * scaling every direction by `1 - mu`, so a learning rate means what it means in the reference
+   * M-FAC (default true; false: the undamped `v = mu v + u` of tfjs's and this library's
+   * momentum, a step about `1 / (1 - mu)` times larger). mu is the `momentum` of the base's
+   * `getConfig()` (`tf.train.momentum`, `tf.train.rmsprop` with momentum, this library's SGD;
+   * 0 for a base without one, e.g. Adam).
    */
   dampenMomentum?: boolean;
 }
@@ -116,6 +119,16 @@ function momentumOf(optimizer: tf.Optimizer): number {
 const CHUNK_ROWS = 32;
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+
+/** A byte count in the largest binary unit that keeps it at least 1 (`3.00 GiB`, `32 bytes`). */
+function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let unit = -1;
+  while (unit + 1 < units.length && bytes >= 1024 ** (unit + 2)) unit++;
+  return unit < 0
+    ? `${bytes} byte${bytes === 1 ? '' : 's'}`
+    : `${(bytes / 1024 ** (unit + 1)).toFixed(2)} ${units[unit]}`;
+}
 
 /**
  * M-FAC's state: the ring buffer of the last m gradients (stored in chunks of rows), its Gram
@@ -310,8 +323,8 @@ export const mfacAlgorithm: TensorwiseAlgorithm<typeof OPTIONS, GradientWindow> 
     if (bytes > maxWindowBytes) {
       throw new Error(
         `MFAC: a window of m = ${m} gradients of ${size} parameters needs ` +
-          `${(bytes / 2 ** 30).toFixed(2)} GiB, more than maxWindowBytes = ` +
-          `${(maxWindowBytes / 2 ** 30).toFixed(2)} GiB; lower 'm' or raise 'maxWindowBytes'`,
+          `${formatBytes(bytes)}, more than maxWindowBytes = ${formatBytes(maxWindowBytes)}; ` +
+          "lower 'm' or raise 'maxWindowBytes'",
       );
     }
     return new GradientWindow(m, order);

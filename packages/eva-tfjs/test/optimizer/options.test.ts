@@ -22,7 +22,11 @@ test('bad options of the family are rejected by name, listing what is valid', ()
   );
   assert.throws(
     () => new FOOF(model, base, { klNormalize: 1 as unknown as boolean }),
-    /'klNormalize' must be true or false/,
+    /'klNormalize' must be true or false, got 1$/,
+  );
+  assert.throws(
+    () => new FOOF(model, base, { klNormalize: 'false' as unknown as boolean }),
+    /'klNormalize' must be true or false, got the string 'false'$/,
   );
   assert.throws(
     () => new Shampoo(model, base, { graft: 'adam' as 'sgd' }),
@@ -39,7 +43,11 @@ test('bad options of the family are rejected by name, listing what is valid', ()
   );
   assert.throws(
     () => new MFAC(model, base, { m: 1000, maxWindowBytes: 1e5 }),
-    /MFAC: a window of m = 1000 gradients of \d+ parameters needs .* GiB, more than maxWindowBytes/,
+    /MFAC: a window of m = 1000 gradients of \d+ parameters needs \d+\.\d\d MiB, more than maxWindowBytes = 97\.66 KiB/,
+  );
+  assert.throws(
+    () => new MFAC(model, base, { m: 1, maxWindowBytes: 1 }),
+    /needs 1\.06 KiB, more than maxWindowBytes = 1 byte; lower 'm' or raise 'maxWindowBytes'/,
   );
   assert.throws(
     () => createOptimizerByName('adam', model, { learningRate: 0.1, momentum: 0.9 }),

@@ -75,11 +75,11 @@ export class SGD extends SlotOptimizer<typeof SGD_OPTIONS> {
   constructor(options: SGDOptions) {
     super('SGD', SGD_OPTIONS, { ...options }, ({ momentum }) => (momentum > 0 ? ['momentum'] : []));
     if (this.nesterov && this.momentum === 0) {
-      throw new Error("Option 'nesterov' needs a momentum > 0");
+      throw new Error("SGD: Option 'nesterov' needs a momentum > 0");
     }
     if (this.nesterovVariant === 'reference' && !this.nesterov) {
       throw new Error(
-        "Option 'nesterovVariant' 'reference' needs Nesterov momentum (nesterov: true, momentum > 0)",
+        "SGD: Option 'nesterovVariant' 'reference' needs Nesterov momentum (nesterov: true, momentum > 0)",
       );
     }
   }

@@ -74,11 +74,11 @@ test('SGD rejects bad options by name', () => {
   );
   assert.throws(
     () => new SGD({ learningRate: 0.1, nesterov: true }),
-    /'nesterov' needs a momentum/,
+    /SGD: Option 'nesterov' needs a momentum/,
   );
   assert.throws(
     () => new SGD({ learningRate: 0.1, momentum: 0.9, nesterovVariant: 'reference' }),
-    /'nesterovVariant' 'reference' needs Nesterov momentum/,
+    /SGD: Option 'nesterovVariant' 'reference' needs Nesterov momentum/,
   );
   assert.throws(
     () =>
