@@ -136,6 +136,14 @@ test('compare: classifier report with accuracy, per-optimizer learning rates and
   assert.match(summary, /eva-tfjs compare --model mlp/);
   for (const f of ['test-accuracy-vs-epoch.svg', 'test-loss-vs-time.svg'])
     assert.ok(existsSync(join(out, f)), f);
+  // Not a terminal: each epoch's line once (printed as the epoch ends), SGD's before Adam's;
+  // the output gets the report's table and where the rest is, not the whole summary.md.
+  const sgdLine = result.stdout.indexOf('sgd epoch   2');
+  assert.ok(sgdLine >= 0 && sgdLine < result.stdout.indexOf('adam epoch   1'), result.stdout);
+  assert.equal(result.stdout.split('sgd epoch   1 ').length, 2);
+  assert.match(result.stdout, /\| sgd \| 0\.1 \|/);
+  assert.doesNotMatch(result.stdout, /Options of each run|\.svg/);
+  assert.match(result.stdout, /Report written to .* \(summary\.md: settings, table, plots\)/);
 });
 
 /** A sweep of SGD's learning rate over `values` on a little CURVES data, without warm-up. */

@@ -177,11 +177,21 @@ export async function trainOne(
     progress.stop();
   };
   const forget = context.atEarlyExit(stop);
+  // Without a terminal the bar prints a line every 10 s; each epoch's line goes out as it ends
+  // (in a terminal, after the run, below its bar).
+  const live = context.isRoot && process.stdout.isTTY !== true;
+  const printed = new Set<number>();
   let result: RunResult;
   try {
     result = await runTraining(data, {
       ...runConfig(context, run, flags),
       ...extra,
+      onEpoch: live
+        ? (record) => {
+            context.say(epochLine(label, record));
+            printed.add(record.epoch);
+          }
+        : undefined,
       onBatch: (epoch, _batch, loss) => {
         if (!context.isRoot) return;
         if (!started) {
@@ -201,11 +211,11 @@ export async function trainOne(
     context.say(`  ${label}: finished earlier: taken from its checkpoint`);
   else if (result.resumedAfter > 0)
     context.say(`  ${label}: resumed after epoch ${result.resumedAfter}`);
-  for (const e of result.epochs) context.say(epochLine(label, e));
+  for (const e of result.epochs) if (!printed.has(e.epoch)) context.say(epochLine(label, e));
   return result;
 }
 
-/** Writes the report of `runs` to `out` and prints its summary (rank 0). */
+/** Writes the report of `runs` to `out` and prints its table and verdicts (rank 0). */
 export async function report(
   context: CliContext,
   runs: LabelledRun[],
@@ -223,7 +233,10 @@ export async function report(
     details: options.details,
     target: options.target,
   });
-  console.log(`\n${summary}\nReport written to ${options.out}`);
+  const table = summary.split('\n').filter((line) => line.startsWith('|'));
+  console.log(
+    `\n${table.join('\n')}\n\nReport written to ${options.out} (summary.md: settings, table, plots)`,
+  );
   const verdict = verdicts(runs);
   if (verdict.length > 0) console.log(`\n${verdict.join('\n')}`);
 }
