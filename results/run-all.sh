@@ -49,7 +49,7 @@ small() {
 QUICK="--model autoencoder --data mnist --batch-size 250 --epochs 10 --warmup-epochs 2"
 quick() {
   run results/quick-start-sgd-lr sweep $QUICK --optimizer sgd --param lr --values 0.1,0.3,1,3
-  run results/quick-start-eva-lr sweep $QUICK --optimizer eva --param lr --values 0.03,0.1,0.3
+  run results/quick-start-eva-lr sweep $QUICK --optimizer eva --param lr --values 0.01,0.03,0.1,0.3
   run results/quick-start report --title "autoencoder on mnist (quick start): each at its best lr" \
     --from results/quick-start-sgd-lr:best,results/quick-start-eva-lr:best
 }
