@@ -2,8 +2,8 @@
  * Runs the demo's training in Node on the wasm backend (fast kernels on), with the page's own
  * modules: its digits (public/digits.bin, written by pack-digits.ts), models, optimizer options,
  * schedule and loop. It prints, per optimizer, the training loss averaged over 10 steps at
- * checkpoints, its highest loss after the first step as a multiple of the first (a spike shows
- * as more than 1) and when the readout's target was reached. The demo's defaults (tuned-settings.ts) were chosen with it:
+ * checkpoints, its largest rise (loss-rise.ts: a loss over the lowest before it, per step and over
+ * 10-step means; 1 when the loss only falls) and when the readout's target was reached. The demo's defaults (tuned-settings.ts) were chosen with it:
  *
  *   node --conditions=eva-tfjs-source --import tsx packages/web-demo/scripts/train-in-node.ts \
  *     --optimizers sgd,eva --lr sgd:1,eva:0.1 --steps 300 --warmup 30 --decay constant
@@ -19,6 +19,7 @@ import { decodeDigits } from '../src/data.js';
 import { RunLoop } from '../src/run-loop.js';
 import { createRun, disposeRun, optimizerOptions, type ModelKind, type Run } from '../src/runs.js';
 import { DECAYS, type Decay } from '../src/schedule.js';
+import { largestRise } from '../src/loss-rise.js';
 import { firstReached, SMOOTHING_STEPS } from '../src/target-readout.js';
 import { DEFAULT_SETTINGS, initialLearningRate } from '../src/tuned-settings.js';
 
@@ -69,15 +70,6 @@ function smoothed(losses: readonly number[]): number[] {
   );
 }
 
-/** The highest loss after the first step, as a multiple of the first, and its step. */
-function peak(losses: readonly number[]): { ratio: number; step: number } {
-  let worst = { ratio: 0, step: 0 };
-  losses.forEach((loss, i) => {
-    if (i > 0 && loss / losses[0]! > worst.ratio) worst = { ratio: loss / losses[0]!, step: i + 1 };
-  });
-  return worst;
-}
-
 async function main(): Promise<void> {
   const model = values.model as ModelKind;
   if (model !== 'autoencoder' && model !== 'mlp') throw new Error('--model: autoencoder or mlp');
@@ -121,7 +113,8 @@ async function main(): Promise<void> {
       'optimizer',
       'lr',
       ...checkpoints.map((c) => `@${c}`),
-      'peak/first',
+      'rise/1',
+      'rise/10',
       'target at',
       's/step',
     ].join('\t'),
@@ -129,14 +122,14 @@ async function main(): Promise<void> {
   for (const run of runs) {
     const losses = run.losses.map((p) => p.loss);
     const means = smoothed(losses);
-    const highest = peak(losses);
+    const rises = [largestRise(losses, 1), largestRise(losses)];
     const reached = firstReached(run.losses, target);
     console.log(
       [
         run.name,
         run.learningRate,
         ...checkpoints.map((c) => means[c - 1]!.toFixed(4)),
-        `${highest.ratio.toFixed(2)}x@${highest.step}`,
+        ...rises.map((r) => `${r.ratio.toFixed(2)}x@${r.step}`),
         reached == null ? 'not yet' : `${reached.step} (${reached.seconds.toFixed(1)} s)`,
         (run.seconds / run.steps).toFixed(3),
       ].join('\t'),

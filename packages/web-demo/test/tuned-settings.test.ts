@@ -20,6 +20,27 @@ test('every tuned entry names a registered optimizer and says where it comes fro
   }
 });
 
+test("every tuned learning rate is its sweep's best, inside the sweep's grid", () => {
+  for (const model of MODELS) {
+    for (const [name, tuned] of Object.entries(TUNED_LEARNING_RATES[model])) {
+      const rates = tuned.trials.map(([lr]) => lr);
+      assert.deepEqual(
+        rates,
+        [...rates].sort((a, b) => a - b),
+        `${model} ${name}: ascending`,
+      );
+      const losses = tuned.trials.map(([, loss]) => loss);
+      const best = losses.indexOf(Math.min(...losses));
+      assert.equal(tuned.learningRate, rates[best], `${model} ${name}`);
+      assert.ok(
+        best > 0 && best < rates.length - 1,
+        `${model} ${name}: the best, ${rates[best]}, is at the edge of ${rates.join(', ')}`,
+      );
+      for (const lr of rates) assert.ok(tuned.source.includes(`${lr}: `), `${model} ${name}`);
+    }
+  }
+});
+
 test('every registered optimizer starts at its tuned value, else its registry test value', () => {
   for (const model of MODELS) {
     for (const name of optimizerNames()) {
