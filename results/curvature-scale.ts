@@ -8,6 +8,7 @@
  *
  * - Eva: `|a|^2 |g|^2 / damping` (the Sherman-Morrison correction's weight).
  * - Eva-f: `|a|^2 / damping` (the projection off `a` removes that share of G's component along a).
+ * - Eva-s: `prod_i |v_i|^2 / damping` per preconditioned tensor (its rank-one projection's weight).
  * - K-FAC: the largest eigenvalue of each factor over the damping it gets (`sqrt(damping) * pi`
  *   for A, `sqrt(damping) / pi` for G, pi the trace split), by power iteration.
  */
@@ -52,9 +53,17 @@ async function main(): Promise<void> {
       largest = Math.max(largest, ratio);
       ratios.push(text);
     };
-    const kind = ['eva', 'evaf', 'kfac'].find((k) => get(`${k}/0/${k === 'kfac' ? 'A' : 'a'}`));
-    if (kind == null) throw new Error(`${dir}: no Eva, Eva-f or K-FAC state in its checkpoint`);
-    for (let i = 0; get(`${kind}/${i}/${kind === 'kfac' ? 'A' : 'a'}`) != null; i++) {
+    const evaS = optimizerWeights.filter((w) => /^evas\/\d+\/v0$/.test(w.name));
+    const kind =
+      evaS.length > 0
+        ? 'evas'
+        : ['eva', 'evaf', 'kfac'].find((k) => get(`${k}/0/${k === 'kfac' ? 'A' : 'a'}`));
+    if (kind == null) throw new Error(`${dir}: no Eva, Eva-f, Eva-s or K-FAC state in it`);
+    for (const { name } of evaS) {
+      const vectors = optimizerWeights.filter((w) => w.name.startsWith(name.slice(0, -1)));
+      note(vectors.reduce((product, v) => product * sum(tf.square(v.tensor)), 1) / damping);
+    }
+    for (let i = 0; kind !== 'evas' && get(`${kind}/${i}/${kind === 'kfac' ? 'A' : 'a'}`); i++) {
       if (kind === 'eva') {
         const aa = sum(tf.square(get(`eva/${i}/a`)!));
         const gg = sum(tf.square(get(`eva/${i}/g`)!));
