@@ -127,18 +127,42 @@ fig4() {
   run "$1" report --from "$1-runs/first-order-eva-kfac,$1-runs/shampoo-evas"
 }
 
-# Fig. 4 on generated CURVES (20k / 10k, seeded), same protocol as Fashion-MNIST.
+# Fig. 4 on generated CURVES (20k / 10k, seeded, normalised like the other datasets), same
+# protocol as Fashion-MNIST. Split into stages so that two or three queues can share the work:
+# the sweeps, then Fig. 4 in three compares (first-order, Eva/Eva-f/K-FAC, Shampoo/Eva-s), then
+# `curves` writes the report (and runs whatever of the above is not done).
 CURVES="--model autoencoder --data curves --batch-size 1000"
-curves() {
-  for o in sgd:0.1,0.3,0.6,1 adagrad:0.003,0.01,0.03 adam:0.0003,0.001,0.003 eva:0.03,0.1,0.3; do
-    run "results/curves-autoencoder-${o%%:*}-lr" sweep $CURVES --epochs 10 --warmup-epochs 1 \
-      --optimizer "${o%%:*}" --param lr --values "${o#*:}"
-  done
-  sgd=$(best_lr results/curves-autoencoder-sgd-lr)
-  adagrad=$(best_lr results/curves-autoencoder-adagrad-lr)
-  adam=$(best_lr results/curves-autoencoder-adam-lr)
+curves_sweep() {
+  run "results/curves-autoencoder-$1-lr" sweep $CURVES --epochs 10 --warmup-epochs 1 \
+    --optimizer "$1" --param lr --values "$2"
+}
+curves_sweeps_first_order() {
+  curves_sweep sgd 0.1,0.3,0.6,1
+  curves_sweep adagrad 0.003,0.01,0.03
+  curves_sweep adam 0.0003,0.001,0.003
+}
+curves_sweep_eva() { curves_sweep eva 0.03,0.1,0.3; }
+curves_fig4_first_order() {
+  run results/curves-autoencoder-runs/first-order compare $CURVES --epochs 20 --warmup-epochs 2 \
+    --optimizers sgd,adagrad,adam --lr-for "sgd=$(best_lr results/curves-autoencoder-sgd-lr),adagrad=$(best_lr results/curves-autoencoder-adagrad-lr),adam=$(best_lr results/curves-autoencoder-adam-lr)"
+}
+curves_fig4_eva_kfac() {
   eva=$(best_lr results/curves-autoencoder-eva-lr)
-  fig4 results/curves-autoencoder "$CURVES"
+  run results/curves-autoencoder-runs/eva-evaf-kfac compare $CURVES --epochs 20 --warmup-epochs 2 \
+    --optimizers eva,evaf,kfac --inv-update-freq 10 --lr 0.1 --lr-for "eva=$eva,evaf=$eva"
+}
+curves_fig4_shampoo() {
+  run results/curves-autoencoder-runs/shampoo-evas compare $CURVES --epochs 20 --warmup-epochs 2 \
+    --optimizers shampoo,evas --inv-update-freq 10 --nesterov-variant reference \
+    --lr "$(best_lr results/curves-autoencoder-sgd-lr)"
+}
+curves() {
+  curves_sweeps_first_order
+  curves_sweep_eva
+  curves_fig4_first_order
+  curves_fig4_eva_kfac
+  curves_fig4_shampoo
+  run results/curves-autoencoder report --from results/curves-autoencoder-runs/first-order,results/curves-autoencoder-runs/eva-evaf-kfac,results/curves-autoencoder-runs/shampoo-evas
 }
 
 # The VGG-style CNN (BatchNorm) on 6,000 Fashion-MNIST images (2,000 test), batch 128, 10 epochs:

@@ -17,7 +17,7 @@ import {
   loadFashionMnist,
 } from '../src/data/fashion-mnist.js';
 import { CIFAR_STATISTICS, loadCifar, parseCifarRecords } from '../src/data/cifar.js';
-import { generateCurves } from '../src/data/curves.js';
+import { CURVES_MEAN, CURVES_STD, generateCurves } from '../src/data/curves.js';
 import { loadDataset } from '../src/data/load-dataset.js';
 
 function idx(shape: number[], values: number[]): Uint8Array {
@@ -158,9 +158,10 @@ test('CIFAR-10/100: binary records become normalised channels-last images; error
 });
 
 test('CURVES: seeded, deterministic, smooth strokes with intensities in [0, 1]', () => {
-  const a = generateCurves({ trainCount: 20, testCount: 5, seed: 3 });
-  const b = generateCurves({ trainCount: 20, testCount: 5, seed: 3 });
-  const c = generateCurves({ trainCount: 20, testCount: 5, seed: 4 });
+  const raw = { trainCount: 20, testCount: 5, normalize: false };
+  const a = generateCurves({ ...raw, seed: 3 });
+  const b = generateCurves({ ...raw, seed: 3 });
+  const c = generateCurves({ ...raw, seed: 4 });
   assert.deepEqual(a.train.images, b.train.images);
   assert.notDeepEqual(a.train.images, c.train.images);
   assert.equal(a.train.images.length, 20 * 784);
@@ -172,6 +173,18 @@ test('CURVES: seeded, deterministic, smooth strokes with intensities in [0, 1]',
     assert.ok(lit >= 10 && lit < 400, `image ${n}: ${lit} lit pixels is not a stroke`);
   }
   assert.throws(() => generateCurves({ trainCount: 0 }), /positive integers/);
+});
+
+test('CURVES: normalised by default to zero mean and unit deviation over the training pixels', () => {
+  const raw = generateCurves({ trainCount: 2000, testCount: 5, normalize: false });
+  const set = generateCurves({ trainCount: 2000, testCount: 5 });
+  assert.equal(set.train.images[0], Math.fround((raw.train.images[0]! - CURVES_MEAN) / CURVES_STD));
+  assert.equal(set.test.images[7], Math.fround((raw.test.images[7]! - CURVES_MEAN) / CURVES_STD));
+  const pixels = set.train.images;
+  const mean = pixels.reduce((s, v) => s + v, 0) / pixels.length;
+  const std = Math.sqrt(pixels.reduce((s, v) => s + (v - mean) ** 2, 0) / pixels.length);
+  assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
+  assert.ok(Math.abs(std - 1) < 0.02, `std ${std}`);
 });
 
 test('loadDataset: names, limits and clear errors', () => {

@@ -2,10 +2,21 @@
  * The synthetic CURVES images of the autoencoder literature (Hinton & Salakhutdinov 2006):
  * 28x28 images of a smooth curve through three random points. Here the curve is the quadratic
  * through the three points (at t = 0, 1/2, 1), drawn with a Gaussian pen of width `penWidth`
- * pixels; intensities are in [0, 1]. Seeded and deterministic; no labels (one class).
+ * pixels; intensities are in [0, 1], then normalised as the other datasets are (to zero mean and
+ * unit standard deviation over the training pixels) unless `normalize` is false. Seeded and
+ * deterministic; no labels (one class).
  */
-import type { Dataset, ImageSet } from './dataset.js';
+import { normalize, type Dataset, type ImageSet } from './dataset.js';
 import { seededRandom } from './random.js';
+
+/**
+ * Normalisation of CURVES (mean, std): its training pixels' mean and standard deviation at the
+ * default settings (0.0641 and 0.2009), rounded. Unnormalised, the paper's ReLU autoencoder with
+ * Glorot initialisation passes almost nothing of these sparse images through its decoder, and
+ * every optimizer stalls at the mean image (test MSE 0.0371) within 10 epochs.
+ */
+export const CURVES_MEAN = 0.064;
+export const CURVES_STD = 0.2;
 
 /** Options of {@link generateCurves}. */
 export interface CurvesOptions {
@@ -18,6 +29,8 @@ export interface CurvesOptions {
   /** Gaussian pen standard deviation in pixels (default 0.8). */
   penWidth?: number;
   seed?: number;
+  /** Normalise with {@link CURVES_MEAN} and {@link CURVES_STD} (default true). */
+  normalize?: boolean;
 }
 
 function drawCurve(
@@ -78,5 +91,9 @@ export function generateCurves(options: CurvesOptions = {}): Dataset {
   const random = seededRandom(options.seed ?? 0);
   const train = generateSet(options.trainCount ?? 20000, size, pen, random);
   const test = generateSet(options.testCount ?? 10000, size, pen, random);
+  if (options.normalize ?? true) {
+    normalize(train, CURVES_MEAN, CURVES_STD);
+    normalize(test, CURVES_MEAN, CURVES_STD);
+  }
   return { name: 'curves', height: size, width: size, channels: 1, classes: 1, train, test };
 }
