@@ -202,7 +202,7 @@ cnn() {
 }
 
 # Why Eva trails SGD on the CNN (its train loss is higher at every epoch). At batch 128 the KL
-# clip binds at every step (the runs record the factor), so each step's KL size is the threshold
+# clip binds at every step (the lr 0.3 run records the factor: epochs 1-9), so each step's KL size is the threshold
 # whatever the lr: the decay does not anneal Eva's steps. Eva without clipping, where the lr
 # scales the step again (lr / damping is its SGD-like step: 0.003 is ~SGD's 0.1), and with a
 # looser clip at its best lr.

@@ -2,9 +2,8 @@
  * The synthetic CURVES images of the autoencoder literature (Hinton & Salakhutdinov 2006):
  * 28x28 images of a smooth curve through three random points. Here the curve is the quadratic
  * through the three points (at t = 0, 1/2, 1), drawn with a Gaussian pen of width `penWidth`
- * pixels; intensities are in [0, 1], then normalised as the other datasets are (to zero mean and
- * unit standard deviation over the training pixels) unless `normalize` is false. Seeded and
- * deterministic; no labels (one class).
+ * pixels; intensities are in [0, 1], then normalised (as MNIST is, to its pixels' mean and standard
+ * deviation) unless `normalize` is false. Seeded and deterministic; no labels (one class).
  */
 import { normalize, type Dataset, type ImageSet } from './dataset.js';
 import { seededRandom } from './random.js';
