@@ -241,7 +241,22 @@ ablation() {
     --from "results/fashion-mnist-autoencoder-runs/first-order-eva-kfac:best,results/fashion-mnist-evaf-activation-scale-runs"
 }
 
-all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves weight_decay"
+# The curvature terms against the damping in trained runs' final states: the table of
+# results/curvature-scale.md (printed; it reads the checkpoints the stages above leave in runs/).
+curvature() {
+  node --conditions=eva-tfjs-source --import tsx results/curvature-scale.ts \
+    results/fashion-mnist-eva-lr/runs/eva_lr=0.1 \
+    results/fashion-mnist-autoencoder-runs/first-order-eva-kfac/runs/eva \
+    results/fashion-mnist-autoencoder-runs/first-order-eva-kfac/runs/evaf \
+    results/fashion-mnist-autoencoder-runs/first-order-eva-kfac/runs/kfac \
+    results/fashion-mnist-autoencoder-runs/shampoo-evas/runs/evas \
+    results/fashion-mnist-vgg-eva-lr/runs/eva_lr=0.1 \
+    results/fashion-mnist-vgg-eva-lr/runs/eva_lr=0.3 \
+    results/fashion-mnist-vgg-kfac-lr/runs/kfac_lr=0.01 \
+    results/fashion-mnist-vgg-kfac-lr/runs/kfac_lr=0.03
+}
+
+all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves weight_decay curvature"
 for stage in ${@:-$all_stages}; do
   echo "== stage $stage ($(date -u +%FT%TZ))"
   "$stage"
