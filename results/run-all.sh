@@ -25,6 +25,17 @@ run() {
 }
 best_lr() { node results/best-lr.mjs "$1/results.json"; }
 
+# The same ablation of Eva's Kronecker vectors in the quick start's setting (batch 250, where g's
+# 1/n is 4x larger than at batch 1000): Eva at its tuned lr 0.03 with g multiplied by 0.
+quick_ablation() {
+  run results/quick-start-eva-vector-scale-runs sweep $QUICK \
+    --plugin results/plugins/eva-vector-scale.ts --optimizer eva-vector-scale --lr 0.03 \
+    --param vector-scale --values 0
+  run results/quick-start-eva-vector-scale report \
+    --title "autoencoder on mnist (quick start): eva against eva without its curvature term (vector-scale 0)" \
+    --from results/quick-start-sgd-lr:best,results/quick-start-eva-lr:best,results/quick-start-eva-vector-scale-runs
+}
+
 # Does Eva beat SGD through a weaker effective weight decay? Weight decay is added after
 # preconditioning (as PyTorch's SGD does in the reference code), and at these settings Eva's step
 # is about SGD's at lr / damping: relative to its step, Eva's decay is damping x 5e-4 = 1.5e-5.
@@ -256,7 +267,7 @@ curvature() {
     results/fashion-mnist-vgg-kfac-lr/runs/kfac_lr=0.03
 }
 
-all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves weight_decay curvature"
+all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves weight_decay quick_ablation curvature"
 for stage in ${@:-$all_stages}; do
   echo "== stage $stage ($(date -u +%FT%TZ))"
   "$stage"
