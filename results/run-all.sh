@@ -26,14 +26,19 @@ run() {
 best_lr() { node results/best-lr.mjs "$1/results.json"; }
 
 # The same ablation of Eva's Kronecker vectors in the quick start's setting (batch 250, where g's
-# 1/n is 4x larger than at batch 1000): Eva at its tuned lr 0.03 with g multiplied by 0.
+# 1/n is 4x larger than at batch 1000): Eva at its tuned lr 0.03 with g multiplied by 0, and that
+# without the KL clip, which is SGD at lr 0.03 / damping = 1 (SGD's tuned lr) for the kernels and
+# at lr 0.03 for the biases (which Eva leaves unpreconditioned).
 quick_ablation() {
   run results/quick-start-eva-vector-scale-runs sweep $QUICK \
     --plugin results/plugins/eva-vector-scale.ts --optimizer eva-vector-scale --lr 0.03 \
     --param vector-scale --values 0
+  run results/quick-start-eva-vector-scale-no-clip-runs sweep $QUICK \
+    --plugin results/plugins/eva-vector-scale.ts --optimizer eva-vector-scale --lr 0.03 \
+    --vector-scale 0 --param kl-clip --values none
   run results/quick-start-eva-vector-scale report \
-    --title "autoencoder on mnist (quick start): eva against eva without its curvature term (vector-scale 0)" \
-    --from results/quick-start-sgd-lr:best,results/quick-start-eva-lr:best,results/quick-start-eva-vector-scale-runs
+    --title "autoencoder on mnist (quick start): eva against eva without its curvature term (vector-scale 0), with and without its KL clip" \
+    --from results/quick-start-sgd-lr:best,results/quick-start-eva-lr:best,results/quick-start-eva-vector-scale-runs,results/quick-start-eva-vector-scale-no-clip-runs
 }
 
 # Does Eva beat SGD through a weaker effective weight decay? Weight decay is added after
