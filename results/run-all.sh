@@ -56,9 +56,10 @@ weight_decay() {
     --from results/quick-start-sgd-lr:best,results/quick-start-eva-lr:best,results/quick-start-sgd-weight-decay-runs,results/quick-start-eva-weight-decay-runs
   run results/fashion-mnist-sgd-weight-decay-runs sweep $FASHION --epochs 10 --warmup-epochs 1 \
     --optimizer sgd --lr 0.6 --param weight-decay --values 1.5e-5
-  run results/fashion-mnist-sgd-weight-decay report \
-    --title "autoencoder on fashion-mnist: sgd with eva's relative weight decay (1.5e-5)" \
-    --from results/fashion-mnist-autoencoder-sgd-lr:best,results/fashion-mnist-eva-lr:best,results/fashion-mnist-sgd-weight-decay-runs
+  run results/fashion-mnist-eva-weight-decay-runs sweep $EVA --param weight-decay --values 0.0167
+  run results/fashion-mnist-weight-decay report \
+    --title "autoencoder on fashion-mnist: sgd and eva with each other's relative weight decay" \
+    --from results/fashion-mnist-autoencoder-sgd-lr:best,results/fashion-mnist-eva-lr:best,results/fashion-mnist-sgd-weight-decay-runs,results/fashion-mnist-eva-weight-decay-runs
 }
 
 # The first round's small runs (8k MNIST, 20k Fashion-MNIST, short CNN).
