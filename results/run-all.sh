@@ -174,8 +174,8 @@ curves_sweep() {
     --optimizer "$1" --param lr --values "$2"
 }
 # SGD was best at 1, the grid's edge: 2 added, still best by 0.1% (0.886 against 0.887; the
-# loss is flat from lr 0.6 on), and larger lrs were not tried. (A finished sweep is extended by deleting its
-# results.json; --resume takes the finished runs from their checkpoints).
+# loss is flat from lr 0.6 on), and larger lrs were not tried. (A finished sweep is extended by
+# deleting its results.json; --resume takes the finished runs from their checkpoints.)
 curves_sweep_sgd() { curves_sweep sgd 0.1,0.3,0.6,1,2; }
 # Adam too was best at its grid's edge (0.003): 0.01 added.
 curves_sweep_adam() { curves_sweep adam 0.0003,0.001,0.003,0.01; }
