@@ -276,7 +276,11 @@ curvature() {
     results/fashion-mnist-vgg-eva-lr/runs/eva_lr=0.1 \
     results/fashion-mnist-vgg-eva-lr/runs/eva_lr=0.3 \
     results/fashion-mnist-vgg-kfac-lr/runs/kfac_lr=0.01 \
-    results/fashion-mnist-vgg-kfac-lr/runs/kfac_lr=0.03
+    results/fashion-mnist-vgg-kfac-lr/runs/kfac_lr=0.03 \
+    results/curves-autoencoder-runs/eva-evaf-kfac/runs/eva \
+    results/curves-autoencoder-runs/eva-evaf-kfac/runs/evaf \
+    results/curves-autoencoder-runs/eva-evaf-kfac/runs/kfac \
+    results/curves-autoencoder-runs/shampoo-evas/runs/evas
 }
 
 all_stages="small quick worker_lag fashion_sweeps fashion_eva fashion_fig4 cnn cnn_kl ablation fashion_fig7 curves weight_decay quick_ablation curvature"
